@@ -1,0 +1,1 @@
+//! Raw OpenFX bindings (see build.rs).
