@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test, as CI does: formatting and lints, the Rust unit and integration tests (the
+# integration tests load the built bundle through the C ABI), and the Python tests under models/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+cargo run -q -p bundle -- build
+export ORT_DYLIB_PATH="$PWD/target/onnxruntime/libonnxruntime.so.1.31.1"
+
+cargo fmt --all -- --check
+cargo clippy -q --workspace --all-targets -- -D warnings
+cargo test --workspace
+.venv/bin/python -m unittest discover -v -s models -p 'test_*.py' -t .
