@@ -1,1 +1,110 @@
-fn main() {}
+//! `bundle`: builds `TextToVideo.ofx.bundle`, fetches ONNX Runtime from its PyPI wheel and installs the
+//! bundle where OpenFX hosts look for plugins.
+//!
+//! ```text
+//! cargo run -p bundle -- build [--release]
+//! cargo run -p bundle -- fetch-ort
+//! cargo run -p bundle -- install [--dest DIR] [--release]
+//! ```
+
+mod cli;
+mod fsutil;
+mod icon;
+mod install;
+mod layout;
+mod ort_fetch;
+mod plist;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use cli::Cmd;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match cli::parse(&args) {
+        Ok(cmd) => cmd,
+        Err(msg) => {
+            eprintln!("bundle: {msg}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("bundle: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<(), String> {
+    let root = workspace_root();
+    let target = target_dir(&root);
+    match cmd {
+        Cmd::Help => {
+            println!("{}", cli::USAGE);
+            Ok(())
+        }
+        Cmd::FetchOrt => ort_fetch::fetch(&target).map(|lib| println!("{}", lib.display())),
+        Cmd::Build { release } => {
+            build(&root, &target, release).map(|b| println!("{}", b.display()))
+        }
+        Cmd::Install { dest } => {
+            let bundle = target.join("bundle").join(layout::BUNDLE_NAME);
+            if !bundle.is_dir() {
+                return Err(format!(
+                    "{} does not exist: run `cargo run -p bundle -- build` first",
+                    bundle.display()
+                ));
+            }
+            let plugin_path = std::env::var("OFX_PLUGIN_PATH").ok();
+            let dest = dest.unwrap_or_else(|| install::default_dest(plugin_path.as_deref()));
+            let installed = install::install(&bundle, &dest)?;
+            println!("{}", installed.display());
+            Ok(())
+        }
+    }
+}
+
+/// Builds the plugin with cargo, fetches ONNX Runtime and assembles the bundle under `target/bundle/`.
+fn build(root: &Path, target: &Path, release: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "-p", "text-to-video-ofx", "--lib"]);
+    if release {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the plugin failed ({status})"));
+    }
+    let profile = if release { "release" } else { "debug" };
+    let plugin = target.join(profile).join(layout::PLUGIN_LIBRARY);
+    let ort = ort_fetch::fetch(target)?;
+    let model = root.join("models").join(layout::DEFAULT_MODEL);
+    let inputs = layout::Inputs {
+        plugin: &plugin,
+        onnxruntime: &ort,
+        default_model: model.is_dir().then_some(model.as_path()),
+    };
+    layout::assemble(&inputs, &target.join("bundle"))
+}
+
+/// The workspace root: this crate lives in `<root>/bundle`.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR` when set, relative paths taken from the root).
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
