@@ -1,0 +1,34 @@
+//! Generates the raw OpenFX bindings from `include/ofx.h` with bindgen.
+//!
+//! String macros become `&'static CStr` constants (they go straight to C as `*const c_char`), integer
+//! macros `i32` (status codes compare with `OfxStatus`). bindgen's layout tests stay on so a struct that
+//! drifts from the C layout fails `cargo test -p ofx-sys`.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    let header = "include/ofx.h";
+    println!("cargo:rerun-if-changed={header}");
+
+    let bindings = bindgen::Builder::default()
+        .header(header)
+        .allowlist_type("Ofx.*")
+        .allowlist_var("k(Ofx|Natron).*")
+        .generate_cstr(true)
+        .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
+        .derive_default(true)
+        .derive_debug(true)
+        .derive_copy(true)
+        .layout_tests(true)
+        .generate_comments(true)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate()
+        .expect("bindgen could not parse include/ofx.h");
+
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("ofx_bindings.rs");
+    bindings
+        .write_to_file(&out)
+        .expect("could not write the OpenFX bindings");
+}
