@@ -442,6 +442,8 @@ typedef struct OfxImageMemoryStruct *OfxImageMemoryHandle;
 /* Host properties */
 #define kOfxImageEffectHostPropIsBackground "OfxImageEffectHostPropIsBackground"
 #define kOfxImageEffectHostPropNativeOrigin "OfxImageEffectHostPropNativeOrigin"
+#define kOfxHostNativeOriginBottomLeft "kOfxImageEffectHostPropNativeOriginBottomLeft"
+#define kOfxHostNativeOriginTopLeft "kOfxImageEffectHostPropNativeOriginTopLeft"
 
 /* Effect (descriptor, instance and host) properties */
 #define kOfxImageEffectPropContext "OfxImageEffectPropContext"
@@ -498,6 +500,16 @@ typedef struct OfxImageMemoryStruct *OfxImageMemoryHandle;
 #define kOfxImageClipPropContinuousSamples "OfxImageClipPropContinuousSamples"
 #define kOfxImageClipPropFieldExtraction "OfxImageClipPropFieldExtraction"
 #define kOfxImageClipPropFieldOrder "OfxImageClipPropFieldOrder"
+
+/*
+ * Clip preferences (GetClipPreferences out args) and regions of interest are per clip: the property name is
+ * this prefix followed by the clip name, e.g. "OfxImageClipPropDepth_Output". The spec names no macros
+ * for these prefixes; these are ours.
+ */
+#define kOfxImageClipPropComponentsPrefix "OfxImageClipPropComponents_"
+#define kOfxImageClipPropDepthPrefix "OfxImageClipPropDepth_"
+#define kOfxImageClipPropPARPrefix "OfxImageClipPropPAR_"
+#define kOfxImageClipPropRoIPrefix "OfxImageClipPropRoI_"
 
 /* Image properties */
 #define kOfxImagePropData "OfxImagePropData"
