@@ -1,0 +1,157 @@
+//! Conversion of rendered RGBA f32 rows into the host's pixel depth and components.
+
+/// `kOfxBitDepth*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    Byte,
+    Short,
+    Half,
+    Float,
+}
+
+/// `kOfxImageComponent*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Components {
+    Rgba,
+    Rgb,
+    Alpha,
+}
+
+impl Depth {
+    pub fn bytes(self) -> usize {
+        match self {
+            Depth::Byte => 1,
+            Depth::Short | Depth::Half => 2,
+            Depth::Float => 4,
+        }
+    }
+}
+
+impl Components {
+    pub fn count(self) -> usize {
+        match self {
+            Components::Rgba => 4,
+            Components::Rgb => 3,
+            Components::Alpha => 1,
+        }
+    }
+}
+
+/// Bytes one pixel takes.
+pub fn pixel_bytes(depth: Depth, components: Components) -> usize {
+    depth.bytes() * components.count()
+}
+
+/// Writes `rgba` (4 floats per pixel) into `out` (exactly `pixels * pixel_bytes` long), native endian.
+pub fn encode_row(rgba: &[f32], depth: Depth, components: Components, out: &mut [u8]) {
+    let channels: &[usize] = match components {
+        Components::Rgba => &[0, 1, 2, 3],
+        Components::Rgb => &[0, 1, 2],
+        Components::Alpha => &[3],
+    };
+    let size = depth.bytes();
+    let samples = rgba
+        .chunks_exact(4)
+        .flat_map(|px| channels.iter().map(move |&c| px[c]));
+    for (v, dst) in samples.zip(out.chunks_exact_mut(size)) {
+        match depth {
+            Depth::Byte => dst[0] = (v.clamp(0.0, 1.0) * 255.0).round() as u8,
+            Depth::Short => {
+                let s = (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
+                dst.copy_from_slice(&s.to_ne_bytes());
+            }
+            Depth::Half => dst.copy_from_slice(&f32_to_f16(v).to_ne_bytes()),
+            Depth::Float => dst.copy_from_slice(&v.to_ne_bytes()),
+        }
+    }
+}
+
+/// IEEE 754 binary16 bits of `v`, rounded to nearest even (the host's `kOfxBitDepthHalf`).
+pub fn f32_to_f16(v: f32) -> u16 {
+    let bits = v.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x7f_ffff;
+    if exp == 0xff {
+        // Inf or NaN (keep NaN quiet and non-zero).
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        // Subnormal: shift the implicit-one mantissa into place, rounding to nearest even.
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1u32 << (shift - 1);
+        let rest = m & ((1 << shift) - 1);
+        let mut r = m >> shift;
+        if rest > half || (rest == half && r & 1 == 1) {
+            r += 1;
+        }
+        return sign | r as u16;
+    }
+    let mut r = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && r & 1 == 1) {
+        r += 1; // may carry into the exponent, which is the correct rounding (up to Inf).
+    }
+    sign | r as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PX: [f32; 8] = [0.0, 0.5, 1.0, 1.0, 0.25, 2.0, -1.0, 0.0];
+
+    #[test]
+    fn bytes_and_shorts_are_rounded_and_clamped() {
+        let mut out = [0u8; 8];
+        encode_row(&PX, Depth::Byte, Components::Rgba, &mut out);
+        assert_eq!(out, [0, 128, 255, 255, 64, 255, 0, 0]);
+        let mut out = [0u8; 12];
+        encode_row(&PX, Depth::Short, Components::Rgb, &mut out);
+        let shorts: Vec<u16> = out
+            .chunks(2)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(shorts, [0, 32768, 65535, 16384, 65535, 0]);
+    }
+
+    #[test]
+    fn floats_pass_through_and_alpha_picks_the_fourth_channel() {
+        let mut out = [0u8; 32];
+        encode_row(&PX, Depth::Float, Components::Rgba, &mut out);
+        let floats: Vec<f32> = out
+            .chunks(4)
+            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(floats, PX);
+        let mut out = [0u8; 2];
+        encode_row(&PX, Depth::Byte, Components::Alpha, &mut out);
+        assert_eq!(out, [255, 0]);
+        assert_eq!(pixel_bytes(Depth::Half, Components::Rgb), 6);
+    }
+
+    #[test]
+    fn half_floats_match_known_bit_patterns() {
+        assert_eq!(f32_to_f16(0.0), 0x0000);
+        assert_eq!(f32_to_f16(-0.0), 0x8000);
+        assert_eq!(f32_to_f16(1.0), 0x3c00);
+        assert_eq!(f32_to_f16(0.5), 0x3800);
+        assert_eq!(f32_to_f16(-2.0), 0xc000);
+        assert_eq!(f32_to_f16(65504.0), 0x7bff);
+        assert_eq!(f32_to_f16(1e6), 0x7c00);
+        assert_eq!(f32_to_f16(f32::NAN) & 0x7e00, 0x7e00);
+        assert_eq!(f32_to_f16(6.1035156e-5), 0x0400, "smallest normal");
+        assert_eq!(f32_to_f16(5.9604645e-8), 0x0001, "smallest subnormal");
+        assert_eq!(f32_to_f16(1.0 + 1.0 / 2048.0), 0x3c00, "tie rounds to even");
+        assert_eq!(f32_to_f16(1.0 + 3.0 / 2048.0), 0x3c02, "tie rounds to even");
+        assert_eq!(f32_to_f16(0.1), 0x2e66);
+    }
+}
