@@ -1,1 +1,22 @@
-//! Text-to-video engine.
+//! Text-to-video engine: a model package (diffusers / Optimum ONNX layout) → tokenizer → text encoder →
+//! denoising loop with classifier-free guidance → per-frame VAE decode, over ONNX Runtime loaded at run time.
+//! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
+
+mod error;
+mod io;
+mod model;
+pub mod noise;
+mod package;
+mod runtime;
+pub mod scheduler;
+mod tokenizer;
+
+pub use error::EngineError;
+pub use model::{Flow, Model, Request, StepProgress, Video};
+pub use noise::NoiseStream;
+pub use package::{
+    Defaults, ModelPackage, Shapes, MAX_SIDE, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
+};
+pub use runtime::{init_onnx_runtime, shared_model, Device, RuntimeOptions};
+pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
+pub use tokenizer::PromptTokenizer;

@@ -1,0 +1,419 @@
+//! A loaded model package and the generation loop: prompt encoding, classifier-free guidance, denoising with
+//! a scheduler, and per-frame VAE decoding into display-ready RGB frames.
+
+use std::path::Path;
+
+use ort::session::Session;
+use parking_lot::Mutex;
+
+use crate::error::EngineError;
+use crate::io::{float_tensor, ids_tensor, read_float, timestep_tensor, PackageIo};
+use crate::noise::NoiseStream;
+use crate::package::{Defaults, ModelPackage, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
+use crate::runtime::{load_session, Device, RuntimeOptions};
+use crate::scheduler::{Scheduler, SchedulerKind};
+
+/// Frames decoded per VAE run: bounds decoder memory on long clips.
+const DECODE_CHUNK: usize = 8;
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub prompt: String,
+    /// The unconditional text of classifier-free guidance (empty: the empty prompt).
+    pub negative_prompt: String,
+    pub seed: u64,
+    pub steps: u32,
+    /// Classifier-free guidance scale; at most 1 runs the UNet once per step without guidance.
+    pub guidance: f32,
+    pub scheduler: SchedulerKind,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+}
+
+impl Request {
+    /// A request for `prompt` with the package's defaults for everything else.
+    pub fn with_defaults(defaults: &Defaults, prompt: impl Into<String>) -> Self {
+        Self {
+            prompt: prompt.into(),
+            negative_prompt: String::new(),
+            seed: 0,
+            steps: defaults.steps,
+            guidance: defaults.guidance,
+            scheduler: defaults.scheduler,
+            width: defaults.width,
+            height: defaults.height,
+            frames: defaults.frames,
+        }
+    }
+}
+
+/// Generated frames: RGB interleaved, 0..1, display-referred (sRGB), top row first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    pub width: u32,
+    pub height: u32,
+    pub frames: Vec<Vec<f32>>,
+}
+
+/// Reported once before the first denoising step (`step` 0) and after every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepProgress {
+    pub step: u32,
+    pub steps: u32,
+}
+
+/// What the progress callback wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Cancel,
+}
+
+impl ModelPackage {
+    /// Checks a request against this package's limits, with the texts users see.
+    pub fn validate(&self, r: &Request) -> Result<(), EngineError> {
+        let bad = |m: String| Err(EngineError::InvalidRequest(m));
+        if !(1..=1000).contains(&r.steps) {
+            return bad(format!(
+                "steps must be between 1 and 1000 (got {})",
+                r.steps
+            ));
+        }
+        let max_frames = self.defaults().max_frames;
+        if !(1..=max_frames).contains(&r.frames) {
+            return bad(format!(
+                "frames must be between 1 and {max_frames} (got {})",
+                r.frames
+            ));
+        }
+        let m = self.shapes().size_multiple;
+        for (name, v) in [("width", r.width), ("height", r.height)] {
+            if v == 0 || v % m != 0 || v > crate::package::MAX_SIDE {
+                return bad(format!(
+                    "{name} must be a multiple of {m} between {m} and {} (got {v})",
+                    crate::package::MAX_SIDE
+                ));
+            }
+        }
+        if !r.guidance.is_finite() {
+            return bad(format!(
+                "guidance must be a finite number (got {})",
+                r.guidance
+            ));
+        }
+        Scheduler::new(r.scheduler, self.scheduler_config(), r.steps as usize)
+            .map_err(EngineError::InvalidRequest)?;
+        Ok(())
+    }
+
+    /// The initial latent tensor's shape for a request: [1, channels, frames, height/f, width/f].
+    pub fn latent_shape(&self, r: &Request) -> [usize; 5] {
+        let s = self.shapes();
+        let f = s.vae_factor;
+        [
+            1,
+            s.latent_channels,
+            r.frames as usize,
+            (r.height / f) as usize,
+            (r.width / f) as usize,
+        ]
+    }
+}
+
+struct Sessions {
+    text: Session,
+    unet: Session,
+    vae: Session,
+}
+
+/// A package with its ONNX Runtime sessions, shareable across threads (generations run one at a time).
+pub struct Model {
+    package: ModelPackage,
+    io: PackageIo,
+    sessions: Mutex<Sessions>,
+    device: Device,
+    device_note: Option<String>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("dir", &self.package.dir())
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
+fn inference(model: &'static str) -> impl Fn(ort::Error) -> EngineError {
+    move |e| EngineError::Inference {
+        model,
+        message: e.to_string(),
+    }
+}
+
+impl Model {
+    /// Opens the package and creates its three sessions (prefer `shared_model`, which does this once).
+    pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
+        let package = ModelPackage::open(dir)?;
+        let text = load_session(dir, TEXT_ENCODER_FILE, options)?;
+        let unet = load_session(dir, UNET_FILE, options)?;
+        let vae = load_session(dir, VAE_DECODER_FILE, options)?;
+        let io = PackageIo::inspect(
+            dir,
+            package.shapes(),
+            &text.session,
+            &unet.session,
+            &vae.session,
+        )?;
+        let device = if [&text, &unet, &vae]
+            .iter()
+            .all(|s| s.device == Device::Cuda)
+        {
+            Device::Cuda
+        } else {
+            Device::Cpu
+        };
+        let device_note = [&text, &unet, &vae].iter().find_map(|s| s.fallback.clone());
+        let sessions = Mutex::new(Sessions {
+            text: text.session,
+            unet: unet.session,
+            vae: vae.session,
+        });
+        Ok(Self {
+            package,
+            io,
+            sessions,
+            device,
+            device_note,
+        })
+    }
+
+    pub fn package(&self) -> &ModelPackage {
+        &self.package
+    }
+
+    pub fn defaults(&self) -> &Defaults {
+        self.package.defaults()
+    }
+
+    /// Where the sessions really run.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Why the device differs from the one asked for (e.g. CUDA unavailable), for the user to see.
+    pub fn device_note(&self) -> Option<&str> {
+        self.device_note.as_deref()
+    }
+
+    /// Generates a clip; initial latents come from the request's seed (see `noise`).
+    pub fn generate(
+        &self,
+        request: &Request,
+        progress: &mut dyn FnMut(StepProgress) -> Flow,
+    ) -> Result<Video, EngineError> {
+        self.package.validate(request)?;
+        let mut noise = NoiseStream::new(request.seed);
+        let shape = self.package.latent_shape(request);
+        let latents = noise.take(shape.iter().product());
+        self.run(request, latents, noise, progress)
+    }
+
+    /// Generates from explicit unit-variance initial latents ([1, C, F, h, w], C order) instead of the seed's;
+    /// per-step noise still comes from the seed's stream. Used by parity tests and benchmarks.
+    pub fn generate_from_latents(
+        &self,
+        request: &Request,
+        latents: &[f32],
+        progress: &mut dyn FnMut(StepProgress) -> Flow,
+    ) -> Result<Video, EngineError> {
+        self.package.validate(request)?;
+        let shape = self.package.latent_shape(request);
+        let expected: usize = shape.iter().product();
+        if latents.len() != expected {
+            return Err(EngineError::InvalidRequest(format!(
+                "initial latents have {} values, expected {expected} ({shape:?})",
+                latents.len()
+            )));
+        }
+        let mut noise = NoiseStream::new(request.seed);
+        // Keep the stream where `generate` would have it, so per-step noise matches a seeded run.
+        noise.take(expected);
+        self.run(request, latents.to_vec(), noise, progress)
+    }
+
+    fn run(
+        &self,
+        request: &Request,
+        mut latents: Vec<f32>,
+        mut noise: NoiseStream,
+        progress: &mut dyn FnMut(StepProgress) -> Flow,
+    ) -> Result<Video, EngineError> {
+        let steps = request.steps;
+        let mut scheduler = Scheduler::new(
+            request.scheduler,
+            self.package.scheduler_config(),
+            steps as usize,
+        )
+        .map_err(EngineError::InvalidRequest)?;
+        if progress(StepProgress { step: 0, steps }) == Flow::Cancel {
+            return Err(EngineError::Cancelled);
+        }
+        let mut sessions = self.sessions.lock();
+        let guided = request.guidance > 1.0;
+        let context = self.encode_prompts(&mut sessions.text, request, guided)?;
+        let batch = if guided { 2 } else { 1 };
+        let shape = self.package.latent_shape(request);
+        let init = scheduler.init_noise_sigma() as f32;
+        latents.iter_mut().for_each(|x| *x *= init);
+        let n = latents.len();
+        for (i, &t) in scheduler.timesteps().to_vec().iter().enumerate() {
+            let input = scheduler.scale_model_input(i, &latents);
+            let out = self.denoise(&mut sessions.unet, &input, batch, shape, t, &context)?;
+            let prediction: Vec<f32> = if guided {
+                let (u, c) = out.split_at(n);
+                u.iter()
+                    .zip(c)
+                    .map(|(&u, &c)| u + request.guidance * (c - u))
+                    .collect()
+            } else {
+                out
+            };
+            scheduler.step(i, &prediction, &mut latents, &mut noise);
+            if progress(StepProgress {
+                step: i as u32 + 1,
+                steps,
+            }) == Flow::Cancel
+            {
+                return Err(EngineError::Cancelled);
+            }
+        }
+        let frames = self.decode(&mut sessions.vae, &latents, shape, request)?;
+        Ok(Video {
+            width: request.width,
+            height: request.height,
+            frames,
+        })
+    }
+
+    /// Text embeddings, [negative; prompt] when guided, else [prompt].
+    fn encode_prompts(
+        &self,
+        text: &mut Session,
+        request: &Request,
+        guided: bool,
+    ) -> Result<Vec<f32>, EngineError> {
+        let tok = self.package.tokenizer();
+        let tokenize = |s: &str| tok.encode(s).map_err(EngineError::InvalidRequest);
+        let mut ids = Vec::new();
+        if guided {
+            ids.extend(tokenize(&request.negative_prompt)?);
+        }
+        ids.extend(tokenize(&request.prompt)?);
+        let batch = if guided { 2 } else { 1 };
+        let fail = inference(TEXT_ENCODER_FILE);
+        let input = ids_tensor(self.io.ids_i32, batch, ids).map_err(&fail)?;
+        let outputs = text
+            .run(ort::inputs!["input_ids" => input])
+            .map_err(&fail)?;
+        let (shape, data) = read_float(&outputs[self.io.text_output.as_str()]).map_err(&fail)?;
+        let expected = [batch, tok.length(), self.package.shapes().text_hidden];
+        if shape != expected {
+            return Err(EngineError::Inference {
+                model: TEXT_ENCODER_FILE,
+                message: format!("returned shape {shape:?}, expected {expected:?}"),
+            });
+        }
+        Ok(data)
+    }
+
+    /// One UNet run over `batch` copies of the scaled latents.
+    fn denoise(
+        &self,
+        unet: &mut Session,
+        input: &[f32],
+        batch: usize,
+        shape: [usize; 5],
+        t: f64,
+        context: &[f32],
+    ) -> Result<Vec<f32>, EngineError> {
+        let fail = inference(UNET_FILE);
+        let mut sample = Vec::with_capacity(input.len() * batch);
+        for _ in 0..batch {
+            sample.extend_from_slice(input);
+        }
+        let sample_shape = [batch, shape[1], shape[2], shape[3], shape[4]];
+        let hidden = self.package.shapes().text_hidden;
+        let ctx_shape = [batch, context.len() / (batch * hidden), hidden];
+        let outputs = unet
+            .run(ort::inputs![
+                "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
+                "timestep" => timestep_tensor(self.io.timestep, batch, t).map_err(&fail)?,
+                "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, context).map_err(&fail)?,
+            ])
+            .map_err(&fail)?;
+        let (out_shape, data) =
+            read_float(&outputs[self.io.unet_output.as_str()]).map_err(&fail)?;
+        if out_shape != sample_shape {
+            return Err(EngineError::Inference {
+                model: UNET_FILE,
+                message: format!("returned shape {out_shape:?}, expected {sample_shape:?}"),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Latents [1, C, F, h, w] → frames: divide by the scaling factor, fold frames into the batch, decode, and map
+    /// [-1, 1] to [0, 1] as interleaved RGB.
+    fn decode(
+        &self,
+        vae: &mut Session,
+        latents: &[f32],
+        shape: [usize; 5],
+        r: &Request,
+    ) -> Result<Vec<Vec<f32>>, EngineError> {
+        let fail = inference(VAE_DECODER_FILE);
+        let [_, c, f, h, w] = shape;
+        let scale = (1.0 / self.package.shapes().scaling_factor as f64) as f32;
+        let (width, height) = (r.width as usize, r.height as usize);
+        let mut frames = Vec::with_capacity(f);
+        for first in (0..f).step_by(DECODE_CHUNK) {
+            let count = DECODE_CHUNK.min(f - first);
+            let mut input = Vec::with_capacity(count * c * h * w);
+            for frame in first..first + count {
+                for ch in 0..c {
+                    let start = (ch * f + frame) * h * w;
+                    input.extend(latents[start..start + h * w].iter().map(|&x| x * scale));
+                }
+            }
+            let outputs = vae
+                .run(ort::inputs!["latent_sample" => float_tensor(self.io.latent, &[count, c, h, w], &input).map_err(&fail)?])
+                .map_err(&fail)?;
+            let (out_shape, data) =
+                read_float(&outputs[self.io.vae_output.as_str()]).map_err(&fail)?;
+            if out_shape != [count, 3, height, width] {
+                return Err(EngineError::Inference {
+                    model: VAE_DECODER_FILE,
+                    message: format!(
+                        "returned shape {out_shape:?}, expected {:?}",
+                        [count, 3, height, width]
+                    ),
+                });
+            }
+            let plane = height * width;
+            for k in 0..count {
+                let img = &data[k * 3 * plane..(k + 1) * 3 * plane];
+                let mut rgb = vec![0.0f32; 3 * plane];
+                for p in 0..plane {
+                    for ch in 0..3 {
+                        rgb[3 * p + ch] = (img[ch * plane + p] / 2.0 + 0.5).clamp(0.0, 1.0);
+                    }
+                }
+                frames.push(rgb);
+            }
+        }
+        Ok(frames)
+    }
+}

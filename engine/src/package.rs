@@ -1,0 +1,307 @@
+//! A model package on disk (the diffusers / Optimum ONNX layout, see docs/ARCHITECTURE.md): parsing and checking
+//! it without ONNX Runtime, so that a broken folder is reported, naming the file, before anything loads.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::EngineError;
+use crate::scheduler::{SchedulerConfig, SchedulerKind};
+use crate::tokenizer::PromptTokenizer;
+
+/// The ONNX files every package has, relative to its folder.
+pub const TEXT_ENCODER_FILE: &str = "text_encoder/model.onnx";
+pub const UNET_FILE: &str = "unet/model.onnx";
+pub const VAE_DECODER_FILE: &str = "vae_decoder/model.onnx";
+
+/// Largest width or height the engine accepts.
+pub const MAX_SIDE: u32 = 4096;
+
+/// What a package generates when the user does not say otherwise (`t2v_defaults` in model_index.json).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub max_frames: u32,
+    pub fps: f64,
+    pub steps: u32,
+    pub guidance: f32,
+    pub scheduler: SchedulerKind,
+}
+
+/// The shapes the package's configs promise; checked against each other at open and against the ONNX models
+/// once they load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shapes {
+    /// Text encoder output width (`hidden_size`), equal to the UNet's `cross_attention_dim`.
+    pub text_hidden: usize,
+    /// Tokens per prompt (the text encoder's `max_position_embeddings`, capped by the tokenizer config).
+    pub tokens: usize,
+    /// Latent channels (UNet `in_channels` = `out_channels` = VAE `latent_channels`).
+    pub latent_channels: usize,
+    /// Pixels per latent cell (2^(len(VAE block_out_channels) − 1)).
+    pub vae_factor: u32,
+    /// Width and height must be multiples of this (VAE factor × the UNet's downsampling).
+    pub size_multiple: u32,
+    /// Latents are divided by this before decoding.
+    pub scaling_factor: f32,
+}
+
+/// A parsed and checked model folder.
+#[derive(Debug)]
+pub struct ModelPackage {
+    dir: PathBuf,
+    class_name: String,
+    defaults: Defaults,
+    shapes: Shapes,
+    scheduler_config: SchedulerConfig,
+    tokenizer: PromptTokenizer,
+}
+
+struct Reader<'a> {
+    dir: &'a Path,
+}
+
+impl Reader<'_> {
+    fn err(&self, message: impl Into<String>) -> EngineError {
+        EngineError::package(self.dir, message)
+    }
+
+    fn json(&self, rel: &str) -> Result<Map<String, Value>, EngineError> {
+        let path = self.dir.join(rel);
+        if !path.is_file() {
+            return Err(self.err(format!("{rel} is missing")));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| self.err(format!("{rel} cannot be read: {e}")))?;
+        match serde_json::from_str(&text) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(self.err(format!("{rel} is not a JSON object"))),
+            Err(e) => Err(self.err(format!("{rel} is not valid JSON: {e}"))),
+        }
+    }
+
+    fn usize(
+        &self,
+        m: &Map<String, Value>,
+        rel: &str,
+        key: &str,
+        default: Option<usize>,
+    ) -> Result<usize, EngineError> {
+        match m.get(key) {
+            None | Some(Value::Null) => {
+                default.ok_or_else(|| self.err(format!("{rel} has no `{key}`")))
+            }
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n > 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| {
+                    self.err(format!(
+                        "{rel}: `{key}` must be a positive integer, not {v}"
+                    ))
+                }),
+        }
+    }
+}
+
+fn positive_u32(v: &Value) -> Option<u32> {
+    v.as_u64()
+        .filter(|&n| n > 0 && n <= u32::MAX as u64)
+        .map(|n| n as u32)
+}
+
+impl ModelPackage {
+    /// Parses and checks the folder: every file present, configs readable and consistent, tokenizer loadable.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, EngineError> {
+        let dir = dir.as_ref();
+        let r = Reader { dir };
+        if !dir.is_dir() {
+            return Err(r.err("is not a folder"));
+        }
+        let index = r.json("model_index.json")?;
+        for rel in [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE] {
+            if !dir.join(rel).is_file() {
+                return Err(r.err(format!("{rel} is missing")));
+            }
+        }
+        let text = r.json("text_encoder/config.json")?;
+        let unet = r.json("unet/config.json")?;
+        let vae = r.json("vae_decoder/config.json")?;
+        let sched = r.json("scheduler/scheduler_config.json")?;
+
+        let text_hidden = r.usize(&text, "text_encoder/config.json", "hidden_size", None)?;
+        let positions = r.usize(
+            &text,
+            "text_encoder/config.json",
+            "max_position_embeddings",
+            Some(77),
+        )?;
+        let cross = r.usize(&unet, "unet/config.json", "cross_attention_dim", None)?;
+        if cross != text_hidden {
+            return Err(r.err(format!(
+                "text_encoder/config.json hidden_size {text_hidden} does not match unet/config.json cross_attention_dim {cross}"
+            )));
+        }
+        let in_ch = r.usize(&unet, "unet/config.json", "in_channels", Some(4))?;
+        let out_ch = r.usize(&unet, "unet/config.json", "out_channels", Some(in_ch))?;
+        if out_ch != in_ch {
+            return Err(r.err(format!(
+                "unet/config.json out_channels {out_ch} does not match in_channels {in_ch}"
+            )));
+        }
+        let latent = r.usize(&vae, "vae_decoder/config.json", "latent_channels", Some(4))?;
+        if latent != in_ch {
+            return Err(r.err(format!(
+                "unet/config.json in_channels {in_ch} does not match vae_decoder/config.json latent_channels {latent}"
+            )));
+        }
+        let levels = |m: &Map<String, Value>, rel: &str, key: &str| -> Result<u32, EngineError> {
+            match m.get(key) {
+                Some(Value::Array(a)) if !a.is_empty() && a.len() <= 8 => Ok(a.len() as u32),
+                None => Err(r.err(format!("{rel} has no `{key}`"))),
+                Some(v) => Err(r.err(format!(
+                    "{rel}: `{key}` must be a list of 1 to 8 entries, not {v}"
+                ))),
+            }
+        };
+        let vae_factor =
+            1u32 << (levels(&vae, "vae_decoder/config.json", "block_out_channels")? - 1);
+        let unet_levels = levels(&unet, "unet/config.json", "down_block_types")?;
+        let size_multiple = vae_factor << (unet_levels - 1);
+        let scaling_factor = match vae.get("scaling_factor") {
+            None | Some(Value::Null) => 0.18215,
+            Some(v) => v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| {
+                r.err(format!(
+                    "vae_decoder/config.json: `scaling_factor` must be a positive number, not {v}"
+                ))
+            })? as f32,
+        };
+        let scheduler_config = SchedulerConfig::from_json(&Value::Object(sched))
+            .map_err(|e| r.err(format!("scheduler/scheduler_config.json: {e}")))?;
+        let tokenizer =
+            PromptTokenizer::load(&dir.join("tokenizer"), positions).map_err(|e| r.err(e))?;
+
+        let sample = match unet.get("sample_size") {
+            Some(Value::Array(a)) => a.first().and_then(positive_u32),
+            Some(v) => positive_u32(v),
+            None => None,
+        }
+        .unwrap_or(32);
+        let native =
+            (sample * vae_factor).clamp(size_multiple, MAX_SIDE) / size_multiple * size_multiple;
+        let mut defaults = Defaults {
+            width: native,
+            height: native,
+            frames: 16,
+            max_frames: 64,
+            fps: 8.0,
+            steps: 25,
+            guidance: 9.0,
+            scheduler: scheduler_config
+                .native_kind()
+                .unwrap_or(SchedulerKind::Ddim),
+        };
+        if let Some(d) = index.get("t2v_defaults") {
+            apply_defaults(&mut defaults, d)
+                .map_err(|e| r.err(format!("model_index.json: t2v_defaults {e}")))?;
+        }
+        let shapes = Shapes {
+            text_hidden,
+            tokens: tokenizer.length(),
+            latent_channels: in_ch,
+            vae_factor,
+            size_multiple,
+            scaling_factor,
+        };
+        let class_name = index
+            .get("_class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            class_name,
+            defaults,
+            shapes,
+            scheduler_config,
+            tokenizer,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder's name, which is how users see the model.
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.dir.display().to_string())
+    }
+
+    /// The diffusers pipeline class the package came from (`_class_name`), possibly empty.
+    pub fn class_name(&self) -> &str {
+        &self.class_name
+    }
+
+    pub fn defaults(&self) -> &Defaults {
+        &self.defaults
+    }
+
+    pub fn shapes(&self) -> &Shapes {
+        &self.shapes
+    }
+
+    pub fn scheduler_config(&self) -> &SchedulerConfig {
+        &self.scheduler_config
+    }
+
+    pub fn tokenizer(&self) -> &PromptTokenizer {
+        &self.tokenizer
+    }
+}
+
+fn apply_defaults(d: &mut Defaults, value: &Value) -> Result<(), String> {
+    let m = value.as_object().ok_or("is not a JSON object")?;
+    let uint = |key: &str, slot: &mut u32| -> Result<(), String> {
+        if let Some(v) = m.get(key) {
+            *slot = positive_u32(v)
+                .ok_or_else(|| format!("`{key}` must be a positive integer, not {v}"))?;
+        }
+        Ok(())
+    };
+    uint("width", &mut d.width)?;
+    uint("height", &mut d.height)?;
+    uint("frames", &mut d.frames)?;
+    uint("max_frames", &mut d.max_frames)?;
+    uint("steps", &mut d.steps)?;
+    if let Some(v) = m.get("fps") {
+        d.fps = v
+            .as_f64()
+            .filter(|f| *f > 0.0)
+            .ok_or_else(|| format!("`fps` must be a positive number, not {v}"))?;
+    }
+    if let Some(v) = m.get("guidance") {
+        d.guidance =
+            v.as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| format!("`guidance` must be a number, not {v}"))? as f32;
+    }
+    if let Some(v) = m.get("scheduler") {
+        let name = v.as_str().unwrap_or_default();
+        d.scheduler = SchedulerKind::from_name(name).ok_or_else(|| {
+            let names: Vec<_> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
+            format!("`scheduler` {v} is not one of {}", names.join(", "))
+        })?;
+    }
+    if d.frames > d.max_frames {
+        return Err(format!(
+            "`frames` {} is more than `max_frames` {}",
+            d.frames, d.max_frames
+        ));
+    }
+    Ok(())
+}

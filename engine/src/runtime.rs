@@ -1,0 +1,167 @@
+//! ONNX Runtime: one environment per process (loaded from a given shared library), session options, and the
+//! process-wide registry that loads each model package once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use ort::environment::Environment;
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use parking_lot::Mutex;
+
+use crate::error::EngineError;
+use crate::model::Model;
+
+/// Where sessions run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// The CUDA execution provider; falls back to the CPU when the ONNX Runtime build or the machine lacks it.
+    Cuda,
+}
+
+/// How sessions are created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RuntimeOptions {
+    pub device: Device,
+    /// Threads per operator (intra-op); 0 lets ONNX Runtime decide.
+    pub intra_threads: usize,
+}
+
+struct Runtime {
+    library: PathBuf,
+    env: Environment,
+}
+
+static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// Loads ONNX Runtime from `library` once per process. The first successful call wins; later calls with
+/// another path are ignored (and logged). A failed call leaves the runtime unloaded, so another path can be tried.
+pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
+    let mut slot = RUNTIME.lock();
+    if let Some(rt) = slot.as_ref() {
+        if rt.library != library {
+            log::info!(
+                "ONNX Runtime already loaded from {}; ignoring {}",
+                rt.library.display(),
+                library.display()
+            );
+        }
+        return Ok(());
+    }
+    if !library.is_file() {
+        return Err(EngineError::Runtime(format!(
+            "library {} does not exist",
+            library.display()
+        )));
+    }
+    let builder = ort::init_from(library)
+        .map_err(|e| EngineError::Runtime(format!("cannot load {}: {e}", library.display())))?;
+    let env = builder
+        .with_name("text-to-video")
+        .build()
+        .map_err(|e| EngineError::Runtime(format!("cannot start {}: {e}", library.display())))?;
+    *slot = Some(Runtime {
+        library: library.to_path_buf(),
+        env,
+    });
+    Ok(())
+}
+
+/// The loaded environment, or an error telling the caller to load ONNX Runtime first.
+fn environment() -> Result<Environment, EngineError> {
+    RUNTIME
+        .lock()
+        .as_ref()
+        .map(|rt| rt.env.clone())
+        .ok_or_else(|| EngineError::Runtime("not loaded (init_onnx_runtime was not called)".into()))
+}
+
+/// A session plus the device it really runs on and why it differs from the one asked for.
+pub(crate) struct LoadedSession {
+    pub session: Session,
+    pub device: Device,
+    pub fallback: Option<String>,
+}
+
+fn builder(
+    env: &Environment,
+    options: &RuntimeOptions,
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    let mut b = Session::builder(env).map_err(|e| e.to_string())?;
+    if options.intra_threads > 0 {
+        b = b
+            .with_intra_threads(options.intra_threads)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(b)
+}
+
+/// Opens `dir/rel` with the requested device, falling back to the CPU (with the reason) when CUDA is unusable.
+pub(crate) fn load_session(
+    dir: &Path,
+    rel: &str,
+    options: &RuntimeOptions,
+) -> Result<LoadedSession, EngineError> {
+    let env = environment()?;
+    let path = dir.join(rel);
+    let fail = |e: String| EngineError::package(dir, format!("{rel} cannot be loaded: {e}"));
+    let mut fallback = None;
+    if options.device == Device::Cuda {
+        match ep::CUDA::is_available() {
+            Ok(true) => {
+                let attempt = builder(&env, options).and_then(|b| {
+                    b.with_execution_providers([ep::CUDA::default().build().error_on_failure()])
+                        .map_err(|e| e.to_string())?
+                        .commit_from_file(&path)
+                        .map_err(|e| e.to_string())
+                });
+                match attempt {
+                    Ok(session) => {
+                        return Ok(LoadedSession {
+                            session,
+                            device: Device::Cuda,
+                            fallback: None,
+                        })
+                    }
+                    Err(e) => {
+                        fallback = Some(format!("CUDA could not be used ({e}); running on the CPU"))
+                    }
+                }
+            }
+            _ => {
+                fallback = Some("this ONNX Runtime has no CUDA support; running on the CPU".into())
+            }
+        }
+        log::warn!("{rel}: {}", fallback.as_deref().unwrap_or_default());
+    }
+    let session = builder(&env, options)
+        .map_err(&fail)?
+        .commit_from_file(&path)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(LoadedSession {
+        session,
+        device: Device::Cpu,
+        fallback,
+    })
+}
+
+type Registry = Mutex<HashMap<(PathBuf, RuntimeOptions), Arc<Model>>>;
+
+/// The process-wide model for a package folder and options: loaded on first use, shared afterwards.
+pub fn shared_model(dir: &Path, options: &RuntimeOptions) -> Result<Arc<Model>, EngineError> {
+    static MODELS: OnceLock<Registry> = OnceLock::new();
+    let key = (
+        dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+        *options,
+    );
+    let mut models = MODELS.get_or_init(Default::default).lock();
+    if let Some(m) = models.get(&key) {
+        return Ok(Arc::clone(m));
+    }
+    let model = Arc::new(Model::load(&key.0, options)?);
+    models.insert(key, Arc::clone(&model));
+    Ok(model)
+}

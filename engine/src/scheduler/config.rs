@@ -1,0 +1,228 @@
+//! `scheduler_config.json` → the noise schedule (betas, ᾱ) and the per-kind settings, as diffusers reads them.
+
+use serde_json::{Map, Value};
+
+use super::SchedulerKind;
+
+/// How training noise levels were spread over the 1000 training timesteps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BetaSchedule {
+    Linear,
+    ScaledLinear,
+    SquaredCosCapV2,
+}
+
+/// How inference timesteps are picked among the training timesteps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spacing {
+    Leading,
+    Trailing,
+    Linspace,
+}
+
+/// What the denoiser predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prediction {
+    Epsilon,
+    VPrediction,
+    Sample,
+}
+
+/// Every `scheduler_config.json` setting the engine honours. Keys a config leaves out take the default of
+/// the diffusers class of the chosen kind, as `SchedulerClass.from_config(config)` does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerConfig {
+    pub class_name: String,
+    pub num_train_timesteps: usize,
+    pub beta_start: f64,
+    pub beta_end: f64,
+    pub beta_schedule: BetaSchedule,
+    pub trained_betas: Option<Vec<f64>>,
+    pub prediction_type: Prediction,
+    pub spacing: Option<Spacing>,
+    pub steps_offset: i64,
+    pub clip_sample: Option<bool>,
+    pub clip_sample_range: f64,
+    pub set_alpha_to_one: bool,
+    pub shift: f64,
+    pub timestep_scaling: f64,
+    pub original_inference_steps: usize,
+}
+
+fn get_f64(m: &Map<String, Value>, key: &str, default: f64) -> Result<f64, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| format!("`{key}` must be a number, not {v}")),
+    }
+}
+
+fn get_bool(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| format!("`{key}` must be true or false, not {v}")),
+    }
+}
+
+fn get_str<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| format!("`{key}` must be a string, not {v}")),
+    }
+}
+
+impl SchedulerConfig {
+    /// Parses a diffusers scheduler config. Errors are short phrases naming the key (the caller adds the file).
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let m = value.as_object().ok_or("is not a JSON object")?;
+        for unsupported in [
+            "thresholding",
+            "rescale_betas_zero_snr",
+            "use_karras_sigmas",
+            "use_dynamic_shifting",
+        ] {
+            if get_bool(m, unsupported)? == Some(true) {
+                return Err(format!("`{unsupported}: true` is not supported"));
+            }
+        }
+        let beta_schedule = match get_str(m, "beta_schedule")?.unwrap_or("linear") {
+            "linear" => BetaSchedule::Linear,
+            "scaled_linear" => BetaSchedule::ScaledLinear,
+            "squaredcos_cap_v2" => BetaSchedule::SquaredCosCapV2,
+            other => return Err(format!("beta_schedule `{other}` is not supported")),
+        };
+        let spacing = match get_str(m, "timestep_spacing")? {
+            None => None,
+            Some("leading") => Some(Spacing::Leading),
+            Some("trailing") => Some(Spacing::Trailing),
+            Some("linspace") => Some(Spacing::Linspace),
+            Some(other) => return Err(format!("timestep_spacing `{other}` is not supported")),
+        };
+        let prediction_type = match get_str(m, "prediction_type")?.unwrap_or("epsilon") {
+            "epsilon" => Prediction::Epsilon,
+            "v_prediction" => Prediction::VPrediction,
+            "sample" => Prediction::Sample,
+            other => return Err(format!("prediction_type `{other}` is not supported")),
+        };
+        let trained_betas = match m.get("trained_betas") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|v| {
+                        v.as_f64()
+                            .ok_or("`trained_betas` must hold numbers".to_string())
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(v) => return Err(format!("`trained_betas` must be a list, not {v}")),
+        };
+        let num_train_timesteps = get_f64(m, "num_train_timesteps", 1000.0)?;
+        if !(2.0..=100_000.0).contains(&num_train_timesteps) || num_train_timesteps.fract() != 0.0 {
+            return Err(format!(
+                "num_train_timesteps {num_train_timesteps} is out of range"
+            ));
+        }
+        let num_train_timesteps = num_train_timesteps as usize;
+        if trained_betas
+            .as_ref()
+            .is_some_and(|b| b.len() != num_train_timesteps)
+        {
+            return Err("`trained_betas` must have num_train_timesteps entries".into());
+        }
+        // FlowMatchEulerDiscreteScheduler calls it `shift`, DPMSolverMultistepScheduler `flow_shift`.
+        let shift = match m.get("shift") {
+            Some(v) if !v.is_null() => get_f64(m, "shift", 1.0)?,
+            _ => get_f64(m, "flow_shift", 1.0)?,
+        };
+        if shift.is_nan() || shift <= 0.0 {
+            return Err(format!("shift {shift} must be positive"));
+        }
+        Ok(Self {
+            class_name: get_str(m, "_class_name")?.unwrap_or("").to_string(),
+            num_train_timesteps,
+            beta_start: get_f64(m, "beta_start", 0.0001)?,
+            beta_end: get_f64(m, "beta_end", 0.02)?,
+            beta_schedule,
+            trained_betas,
+            prediction_type,
+            spacing,
+            steps_offset: get_f64(m, "steps_offset", 0.0)? as i64,
+            clip_sample: get_bool(m, "clip_sample")?,
+            clip_sample_range: get_f64(m, "clip_sample_range", 1.0)?,
+            set_alpha_to_one: get_bool(m, "set_alpha_to_one")?.unwrap_or(true),
+            shift,
+            timestep_scaling: get_f64(m, "timestep_scaling", 10.0)?,
+            original_inference_steps: get_f64(m, "original_inference_steps", 50.0)? as usize,
+        })
+    }
+
+    /// The kind whose diffusers class the config names; unknown classes fall back to DDIM.
+    pub fn native_kind(&self) -> Option<SchedulerKind> {
+        match self.class_name.as_str() {
+            "DDIMScheduler" => Some(SchedulerKind::Ddim),
+            "EulerDiscreteScheduler" => Some(SchedulerKind::Euler),
+            "EulerAncestralDiscreteScheduler" => Some(SchedulerKind::EulerAncestral),
+            "DPMSolverMultistepScheduler" => Some(SchedulerKind::DpmPp2m),
+            "LCMScheduler" => Some(SchedulerKind::Lcm),
+            "FlowMatchEulerDiscreteScheduler" => Some(SchedulerKind::FlowEuler),
+            _ => None,
+        }
+    }
+
+    /// The timestep spacing the chosen kind uses: the config's, else the diffusers class default.
+    pub fn spacing_for(&self, kind: SchedulerKind) -> Spacing {
+        self.spacing.unwrap_or(match kind {
+            SchedulerKind::Ddim | SchedulerKind::Lcm => Spacing::Leading,
+            _ => Spacing::Linspace,
+        })
+    }
+
+    /// ᾱ_t for every training timestep, computed in f32 like diffusers' torch code (betas, 1 − β, cumprod).
+    pub fn alphas_cumprod(&self) -> Vec<f64> {
+        let n = self.num_train_timesteps;
+        let linspace =
+            |a: f64, b: f64| (0..n).map(move |i| a + (b - a) * i as f64 / (n - 1) as f64);
+        let betas: Vec<f32> = match (&self.trained_betas, self.beta_schedule) {
+            (Some(b), _) => b.iter().map(|&x| x as f32).collect(),
+            (None, BetaSchedule::Linear) => linspace(self.beta_start, self.beta_end)
+                .map(|x| x as f32)
+                .collect(),
+            (None, BetaSchedule::ScaledLinear) => {
+                linspace(self.beta_start.sqrt(), self.beta_end.sqrt())
+                    .map(|x| {
+                        let r = x as f32;
+                        r * r
+                    })
+                    .collect()
+            }
+            (None, BetaSchedule::SquaredCosCapV2) => {
+                let alpha_bar = |t: f64| {
+                    ((t + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2)
+                        .cos()
+                        .powi(2)
+                };
+                (0..n)
+                    .map(|i| {
+                        let (t1, t2) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
+                        (1.0 - alpha_bar(t2) / alpha_bar(t1)).min(0.999) as f32
+                    })
+                    .collect()
+            }
+        };
+        let mut acc = 1.0f32;
+        betas
+            .iter()
+            .map(|&b| {
+                acc *= 1.0 - b;
+                acc as f64
+            })
+            .collect()
+    }
+}
