@@ -1,0 +1,184 @@
+//! The C entry points. Every call is wrapped in `catch_unwind`: a panic becomes kOfxStatErrFatal and a
+//! log line instead of aborting the editor.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use ofx_sys::*;
+
+use crate::ofx::{effect::Effect, suites, OfxStatus};
+use crate::{describe, instance, render};
+
+pub const PLUGIN_ID: &CStr = c"org.texttovideo.TextToVideo";
+
+struct Plugin(OfxPlugin);
+// SAFETY: the struct only holds pointers to static C strings and functions; hosts only read it.
+unsafe impl Sync for Plugin {}
+
+static PLUGIN: Plugin = Plugin(OfxPlugin {
+    pluginApi: kOfxImageEffectPluginApi.as_ptr(),
+    apiVersion: kOfxImageEffectPluginApiVersion,
+    pluginIdentifier: PLUGIN_ID.as_ptr(),
+    pluginVersionMajor: 1,
+    pluginVersionMinor: 0,
+    setHost: Some(set_host),
+    mainEntry: Some(main_entry),
+});
+
+/// Runs `f`, turning a panic into kOfxStatErrFatal.
+fn guarded(what: &str, f: impl FnOnce() -> OfxStatus) -> OfxStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(status) => status,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("Text to Video: panic in {what}: {text}");
+            kOfxStatErrFatal
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn OfxGetNumberOfPlugins() -> c_int {
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
+    if nth == 0 {
+        std::ptr::from_ref(&PLUGIN.0).cast_mut()
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+/// OFX 1.5: called before anything else.
+#[no_mangle]
+pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
+    guarded("OfxSetHost", || {
+        suites::set_host(host);
+        kOfxStatOK
+    })
+}
+
+unsafe extern "C" fn set_host(host: *mut OfxHost) {
+    guarded("setHost", || {
+        suites::set_host(host);
+        kOfxStatOK
+    });
+}
+
+unsafe extern "C" fn main_entry(
+    action: *const c_char,
+    handle: *const c_void,
+    in_args: OfxPropertySetHandle,
+    out_args: OfxPropertySetHandle,
+) -> OfxStatus {
+    if action.is_null() {
+        return kOfxStatErrBadHandle;
+    }
+    // SAFETY: the host passes a NUL-terminated action name.
+    let action = unsafe { CStr::from_ptr(action) };
+    guarded(&action.to_string_lossy(), || {
+        match dispatch(action, handle, in_args, out_args) {
+            Ok(status) => status,
+            Err(e) => {
+                log::warn!("Text to Video: {}: {e}", action.to_string_lossy());
+                e.status
+            }
+        }
+    })
+}
+
+fn dispatch(
+    action: &CStr,
+    handle: *const c_void,
+    in_args: OfxPropertySetHandle,
+    out_args: OfxPropertySetHandle,
+) -> crate::ofx::Result<OfxStatus> {
+    if action == kOfxActionLoad {
+        suites::load()?;
+        return Ok(kOfxStatOK);
+    }
+    if action == kOfxActionUnload {
+        suites::unload();
+        return Ok(kOfxStatOK);
+    }
+    let suites = suites::get()?;
+    let effect = Effect::new(handle.cast_mut().cast(), suites.clone());
+    let args = |h: OfxPropertySetHandle| crate::ofx::props::PropSet::new(h, suites.property);
+    let (inp, out) = (args(in_args), args(out_args));
+    let status = match action {
+        a if a == kOfxActionDescribe => describe::describe(&effect)?,
+        a if a == kOfxImageEffectActionDescribeInContext => {
+            describe::describe_in_context(&effect, inp)?
+        }
+        a if a == kOfxActionCreateInstance => instance::create(&effect)?,
+        a if a == kOfxActionDestroyInstance => instance::destroy(&effect)?,
+        a if a == kOfxActionInstanceChanged => instance::changed(&effect, inp)?,
+        a if a == kOfxImageEffectActionGetRegionOfDefinition => {
+            render::region_of_definition(&effect, out)?
+        }
+        a if a == kOfxImageEffectActionGetClipPreferences => {
+            render::clip_preferences(&effect, out)?
+        }
+        a if a == kOfxImageEffectActionGetTimeDomain => render::time_domain(&effect, out)?,
+        a if a == kOfxImageEffectActionIsIdentity => kOfxStatReplyDefault,
+        a if a == kOfxImageEffectActionBeginSequenceRender
+            || a == kOfxImageEffectActionEndSequenceRender =>
+        {
+            kOfxStatOK
+        }
+        a if a == kOfxImageEffectActionRender => render::render(&effect, inp)?,
+        _ => kOfxStatReplyDefault,
+    };
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_one_image_effect_plugin() {
+        assert_eq!(OfxGetNumberOfPlugins(), 1);
+        let plugin = unsafe { &*OfxGetPlugin(0) };
+        let api = unsafe { CStr::from_ptr(plugin.pluginApi) };
+        assert_eq!(api, c"OfxImageEffectPluginAPI");
+        assert_eq!(plugin.apiVersion, 1);
+        let id = unsafe { CStr::from_ptr(plugin.pluginIdentifier) };
+        assert_eq!(id, c"org.texttovideo.TextToVideo");
+        assert!(OfxGetPlugin(1).is_null());
+    }
+
+    #[test]
+    fn a_panic_becomes_a_fatal_status() {
+        assert_eq!(guarded("test", || panic!("boom")), kOfxStatErrFatal);
+        assert_eq!(guarded("test", || kOfxStatOK), kOfxStatOK);
+    }
+
+    #[test]
+    fn actions_without_a_host_fail_cleanly() {
+        let status = unsafe {
+            main_entry(
+                kOfxActionDescribe.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, kOfxStatErrMissingHostFeature);
+        let status = unsafe {
+            main_entry(
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, kOfxStatErrBadHandle);
+    }
+}

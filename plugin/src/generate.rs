@@ -1,0 +1,135 @@
+//! Getting a clip: from the process-wide cache, or by running the model with per-step progress and
+//! cancellation (host abort or the progress dialog's cancel stop within one denoising step; nothing is
+//! cached then).
+
+use std::sync::Arc;
+
+use clip_cache::{Clip, ClipCache, Fetched, GetError, Options, Source};
+use t2v_engine::{init_onnx_runtime, shared_model, Device, EngineError, Flow, RuntimeOptions};
+
+use crate::job::Job;
+use crate::location;
+use crate::ofx::{effect::Effect, progress::Progress, Error};
+
+/// Why no clip came back.
+#[derive(Debug)]
+pub enum Failure {
+    /// The user or host stopped it: fail the render quietly.
+    Cancelled,
+    /// Something to tell the user.
+    Error(Error),
+}
+
+fn folder(cache_folder: &str) -> Option<&std::path::Path> {
+    (!cache_folder.is_empty()).then(|| std::path::Path::new(cache_folder))
+}
+
+/// The clip if the cache already has it (no generation).
+pub fn peek(job: &Job, cache_folder: &str) -> Option<Fetched> {
+    ClipCache::global().peek(&job.recipe, folder(cache_folder))
+}
+
+/// The clip from the cache, generating it if needed.
+pub fn get_or_generate(
+    effect: &Effect,
+    job: &Job,
+    cache_folder: &str,
+    gpu: bool,
+) -> std::result::Result<Fetched, Failure> {
+    let abort = || effect.aborted();
+    let options = Options {
+        folder: folder(cache_folder),
+        plugin_version: env!("CARGO_PKG_VERSION"),
+        should_abort: Some(&abort),
+    };
+    let result =
+        ClipCache::global().get_or_generate(&job.recipe, &options, || run_model(effect, job, gpu));
+    match result {
+        Ok(fetched) => Ok(fetched),
+        Err(GetError::Aborted) | Err(GetError::Generate(Failure::Cancelled)) => {
+            Err(Failure::Cancelled)
+        }
+        Err(GetError::Generate(failure)) => Err(failure),
+    }
+}
+
+fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip, Failure> {
+    let library = location::onnxruntime_library().ok_or_else(|| {
+        Failure::Error(Error::failed(
+            "ONNX Runtime not found: expected libonnxruntime.so in the bundle's Contents/Linux-x86-64 \
+             folder, or set ORT_DYLIB_PATH",
+        ))
+    })?;
+    init_onnx_runtime(&library).map_err(engine_failure)?;
+    let options = RuntimeOptions {
+        device: if gpu { Device::Cuda } else { Device::Cpu },
+        ..RuntimeOptions::default()
+    };
+    let model = shared_model(&job.dir, &options).map_err(engine_failure)?;
+    let mut progress = Progress::new(effect.suites.clone(), effect.raw());
+    let steps = job.request.steps;
+    let mut on_step = |p: t2v_engine::StepProgress| {
+        let label = format!("Text to Video: step {}/{steps}", p.step);
+        let keep_going = progress.show(&label, p.step as f64 / steps.max(1) as f64);
+        if keep_going && !effect.aborted() {
+            Flow::Continue
+        } else {
+            Flow::Cancel
+        }
+    };
+    let video = model
+        .generate(&job.request, &mut on_step)
+        .map_err(engine_failure)?;
+    let frames = video.frames.into_iter().map(Arc::from).collect();
+    Clip::new(video.width, video.height, frames)
+        .map_err(|e| Failure::Error(Error::failed(format!("the model produced a bad clip: {e}"))))
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    match e {
+        EngineError::Cancelled => Failure::Cancelled,
+        other => Failure::Error(Error::failed(other.to_string())),
+    }
+}
+
+/// The status line for a clip the cache served.
+pub fn describe(fetched: &Fetched, job: &Job) -> String {
+    let clip = &fetched.clip;
+    let what = format!(
+        "{} frames {}×{}, {} steps, seed {}",
+        clip.frames().len(),
+        clip.width(),
+        clip.height(),
+        job.request.steps,
+        job.request.seed
+    );
+    let how = match fetched.source {
+        Source::Generated => format!(
+            "generated in {:.1} s (cache miss)",
+            fetched.generation_seconds
+        ),
+        Source::Shared => format!(
+            "generated in {:.1} s by another render (cache miss)",
+            fetched.generation_seconds
+        ),
+        Source::Memory => format!(
+            "cache hit (memory), generated in {:.1} s",
+            fetched.generation_seconds
+        ),
+        Source::Disk => format!(
+            "cache hit (disk), generated in {:.1} s",
+            fetched.generation_seconds
+        ),
+    };
+    let place = match (&fetched.location, &fetched.disk_error) {
+        (_, Some(err)) => format!("; not saved: {err}"),
+        (Some(dir), None) => format!("; {}", dir.display()),
+        (None, None) => "; memory only".into(),
+    };
+    format!("{what}: {how}{place}")
+}
+
+/// The status line for a clip that is not generated yet.
+pub fn pending_status() -> String {
+    "Not generated yet: press Generate (or turn on Auto generate); final renders generate it".into()
+}

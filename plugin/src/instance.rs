@@ -1,0 +1,200 @@
+//! Instance lifecycle and instance-changed: the buttons (Generate, New seed, Clear this clip, Clear all)
+//! and pushing the status line into the `status` parameter — the only place parameters are set.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clip_cache::ClipCache;
+use ofx_sys::*;
+
+use crate::generate;
+use crate::job;
+use crate::ofx::{
+    effect::Effect, message, param::ParamSet, props::PropSet, Error, OfxStatus, Result,
+};
+use crate::params::names;
+use crate::session;
+use crate::settings::Settings;
+
+/// Per-instance state, owned through `kOfxPropInstanceData`.
+#[derive(Default)]
+struct InstanceData {
+    /// A persistent error message is showing (cleared after the next good render).
+    showing_error: AtomicBool,
+}
+
+pub fn create(effect: &Effect) -> Result<OfxStatus> {
+    let data = Box::into_raw(Box::<InstanceData>::default());
+    if let Err(e) = effect
+        .props()?
+        .set_pointer(kOfxPropInstanceData, data.cast())
+    {
+        // SAFETY: the pointer came from Box::into_raw above and was not stored.
+        drop(unsafe { Box::from_raw(data) });
+        return Err(e);
+    }
+    Ok(kOfxStatOK)
+}
+
+pub fn destroy(effect: &Effect) -> Result<OfxStatus> {
+    let props = effect.props()?;
+    let data = props.get_pointer(kOfxPropInstanceData)?;
+    if !data.is_null() {
+        props.set_pointer(kOfxPropInstanceData, std::ptr::null_mut())?;
+        // SAFETY: set in `create` from Box::into_raw and cleared above, so freed exactly once.
+        drop(unsafe { Box::from_raw(data.cast::<InstanceData>()) });
+    }
+    Ok(kOfxStatOK)
+}
+
+fn with_data(effect: &Effect, f: impl FnOnce(&InstanceData)) {
+    let data = effect
+        .props()
+        .and_then(|p| p.get_pointer(kOfxPropInstanceData))
+        .unwrap_or(std::ptr::null_mut());
+    // SAFETY: non-NULL values are the InstanceData set in `create`, alive until `destroy`.
+    if let Some(data) = unsafe { data.cast::<InstanceData>().as_ref() } {
+        f(data);
+    }
+}
+
+/// Shows `text` as the instance's persistent error.
+pub fn show_error(effect: &Effect, text: &str) {
+    let text = format!("Text to Video: {text}");
+    log::error!("{text}");
+    message::set_persistent(&effect.suites, effect.raw(), message::Kind::Error, &text);
+    with_data(effect, |d| d.showing_error.store(true, Ordering::Relaxed));
+}
+
+/// Shows a problem that did not stop the render (for example a full disk: the clip lives in memory only).
+pub fn show_warning(effect: &Effect, text: &str) {
+    let text = format!("Text to Video: {text}");
+    log::warn!("{text}");
+    message::set_persistent(&effect.suites, effect.raw(), message::Kind::Warning, &text);
+    with_data(effect, |d| d.showing_error.store(true, Ordering::Relaxed));
+}
+
+/// Clears the persistent error after a good render.
+pub fn clear_error(effect: &Effect) {
+    with_data(effect, |d| {
+        if d.showing_error.swap(false, Ordering::Relaxed) {
+            message::clear_persistent(&effect.suites, effect.raw());
+        }
+    });
+}
+
+pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
+    let kind = in_args.get_string(kOfxPropType, 0)?;
+    if kind.as_bytes() != kOfxTypeParameter.to_bytes() {
+        return Ok(kOfxStatReplyDefault);
+    }
+    let name = in_args.get_string(kOfxPropName, 0)?;
+    if name == names::STATUS || name == names::GENERATION {
+        return Ok(kOfxStatOK); // our own writes
+    }
+    let time = in_args.get_double(kOfxPropTime, 0).unwrap_or(0.0);
+    let params = effect.params()?;
+    if name == names::NEW_SEED {
+        params.param(names::SEED)?.set_int(new_seed())?;
+    }
+    let settings = Settings::read(&params, time)?;
+    let project = effect
+        .props()?
+        .get_doubles::<2>(kOfxImageEffectPropProjectExtent)
+        .unwrap_or([0.0, 0.0]);
+    let par = effect
+        .props()?
+        .get_double(kOfxImageEffectPropProjectPixelAspectRatio, 0)
+        .unwrap_or(1.0);
+    let job = match job::job(&settings, (project[0] / par.max(1e-6), project[1])) {
+        Ok(job) => job,
+        Err(e) => {
+            set_status(&params, &format!("Error: {}", e.message))?;
+            if name == names::GENERATE {
+                show_error(effect, &e.message);
+            }
+            return Ok(kOfxStatOK);
+        }
+    };
+    let key = job.recipe.key();
+    let folder =
+        (!settings.cache_folder.is_empty()).then(|| std::path::Path::new(&settings.cache_folder));
+    match name.as_str() {
+        names::GENERATE => {
+            session::approve(&key);
+            bump_generation(&params)?;
+        }
+        names::CLEAR_CLIP => {
+            ClipCache::global()
+                .clear(&key, folder)
+                .map_err(|e| Error::failed(format!("cannot clear the clip: {e}")))?;
+            session::forget(Some(&key));
+            bump_generation(&params)?;
+        }
+        names::CLEAR_ALL => {
+            ClipCache::global()
+                .clear_all(folder)
+                .map_err(|e| Error::failed(format!("cannot clear the cache: {e}")))?;
+            session::forget(None);
+            bump_generation(&params)?;
+        }
+        _ => {}
+    }
+    let status = session::status(&key)
+        .or_else(|| {
+            generate::peek(&job, &settings.cache_folder).map(|f| generate::describe(&f, &job))
+        })
+        .unwrap_or_else(|| {
+            if session::is_approved(&key) {
+                "Generating on the next render…".into()
+            } else {
+                generate::pending_status()
+            }
+        });
+    set_status(&params, &status)?;
+    Ok(kOfxStatOK)
+}
+
+fn set_status(params: &ParamSet, text: &str) -> Result<()> {
+    let status = params.param(names::STATUS)?;
+    if status.string_at(0.0).ok().as_deref() != Some(text) {
+        status.set_string(text)?;
+    }
+    Ok(())
+}
+
+/// Changes the hidden `generation` parameter so the host sees an edit and renders again.
+fn bump_generation(params: &ParamSet) -> Result<()> {
+    let p = params.param(names::GENERATION)?;
+    let next = p.int_at(0.0)?.wrapping_add(1).max(0);
+    p.set_int(next)
+}
+
+/// A seed in the parameter's range, different on every press.
+fn new_seed() -> i32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // SplitMix64 finaliser: spreads consecutive clock readings over the whole range.
+    let mut z = nanos.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z % i32::MAX as u64) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_seeds_are_in_range_and_vary() {
+        let seeds: Vec<i32> = (0..50).map(|_| new_seed()).collect();
+        assert!(seeds.iter().all(|&s| s >= 0));
+        let mut unique = seeds.clone();
+        unique.sort();
+        unique.dedup();
+        assert!(unique.len() > 1, "{seeds:?}");
+    }
+}

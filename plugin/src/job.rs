@@ -1,0 +1,265 @@
+//! From settings to a generation job: which model folder, the engine request (model defaults filled in,
+//! size rounded to what the model accepts) and the cache recipe that names the resulting clip.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clip_cache::{canonical_json, model_identity, Recipe};
+use parking_lot::Mutex;
+use t2v_engine::{Defaults, ModelPackage, Request, SchedulerKind};
+
+use crate::location;
+use crate::ofx::{Error, Result};
+use crate::params::NO_MODEL;
+use crate::settings::{OutputSize, Settings};
+
+/// A parsed model folder plus what the recipe needs from it, parsed once per process.
+pub struct Package {
+    pub package: ModelPackage,
+    pub identity: String,
+    /// `scheduler/scheduler_config.json` as canonical JSON.
+    pub scheduler_config: String,
+}
+
+/// Everything one render needs to find or make its clip.
+pub struct Job {
+    pub dir: PathBuf,
+    pub package: Arc<Package>,
+    pub request: Request,
+    pub recipe: Recipe,
+}
+
+/// The model folder the settings point at: `customModel` when set, else the chosen discovered model.
+pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
+    if !settings.custom_model.is_empty() {
+        return Ok(PathBuf::from(&settings.custom_model));
+    }
+    let models = location::models();
+    let index = usize::try_from(settings.model).unwrap_or(usize::MAX);
+    match models.get(index) {
+        Some(m) => Ok(m.dir.clone()),
+        None if models.is_empty() => Err(Error::failed(format!(
+            "{NO_MODEL}: put a model package in the bundle's Contents/Resources/models, the per-user \
+             TextToVideo/models folder or T2V_MODEL_PATH, or set Custom model folder"
+        ))),
+        None => Err(Error::failed(format!(
+            "model choice {} is out of range ({} models found)",
+            settings.model,
+            models.len()
+        ))),
+    }
+}
+
+/// The package in `dir`, parsed once per process.
+pub fn package(dir: &Path) -> Result<Arc<Package>> {
+    static PACKAGES: Mutex<Option<HashMap<PathBuf, Arc<Package>>>> = Mutex::new(None);
+    if let Some(p) = PACKAGES.lock().get_or_insert_with(HashMap::new).get(dir) {
+        return Ok(p.clone());
+    }
+    let package = ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
+    let identity = model_identity(dir)
+        .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
+    let config_path = dir.join("scheduler").join("scheduler_config.json");
+    let config: serde_json::Value = std::fs::read_to_string(&config_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(|| Error::failed(format!("cannot read {}", config_path.display())))?;
+    let loaded = Arc::new(Package {
+        package,
+        identity,
+        scheduler_config: canonical_json(&config),
+    });
+    PACKAGES
+        .lock()
+        .get_or_insert_with(HashMap::new)
+        .insert(dir.to_path_buf(), loaded.clone());
+    Ok(loaded)
+}
+
+/// Builds the job; `project_pixels` is the project size in pixels (for `outputSize` = project size).
+pub fn job(settings: &Settings, project_pixels: (f64, f64)) -> Result<Job> {
+    let dir = model_dir(settings)?;
+    let package = package(&dir)?;
+    let p = &package.package;
+    let request = request(
+        settings,
+        p.defaults(),
+        p.shapes().size_multiple,
+        project_pixels,
+    );
+    let recipe = Recipe {
+        model: package.identity.clone(),
+        prompt: request.prompt.clone(),
+        negative_prompt: request.negative_prompt.clone(),
+        seed: request.seed,
+        steps: request.steps,
+        guidance: request.guidance,
+        scheduler: request.scheduler.name().to_owned(),
+        scheduler_config: package.scheduler_config.clone(),
+        width: request.width,
+        height: request.height,
+        frames: request.frames,
+    };
+    Ok(Job {
+        dir,
+        package,
+        request,
+        recipe,
+    })
+}
+
+/// The scheduler for choice `index` (0 = the model's default, then `SchedulerKind::ALL` in order).
+pub fn scheduler(index: i32, default: SchedulerKind) -> SchedulerKind {
+    usize::try_from(index - 1)
+        .ok()
+        .and_then(|i| SchedulerKind::ALL.get(i).copied())
+        .unwrap_or(default)
+}
+
+/// The engine request: zeros take the model's defaults; sizes are rounded to `multiple`.
+pub fn request(
+    settings: &Settings,
+    defaults: &Defaults,
+    multiple: u32,
+    project_pixels: (f64, f64),
+) -> Request {
+    let (width, height) = match settings.output_size {
+        OutputSize::Native => (defaults.width, defaults.height),
+        OutputSize::Custom => (settings.width, settings.height),
+        OutputSize::Project => (
+            project_pixels.0.round() as u32,
+            project_pixels.1.round() as u32,
+        ),
+    };
+    let round = |v: u32| {
+        let m = multiple.max(1);
+        ((v + m / 2) / m * m).max(m)
+    };
+    let or = |v: u32, default: u32| if v == 0 { default } else { v };
+    Request {
+        prompt: settings.prompt.clone(),
+        negative_prompt: settings.negative_prompt.clone(),
+        seed: settings.seed,
+        steps: or(settings.steps, defaults.steps),
+        guidance: if settings.guidance > 0.0 {
+            settings.guidance
+        } else {
+            defaults.guidance
+        },
+        scheduler: scheduler(settings.scheduler, defaults.scheduler),
+        width: round(width),
+        height: round(height),
+        frames: or(settings.frames, defaults.frames),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::FitMode;
+    use crate::params::SCHEDULERS;
+    use crate::timing::{PastEnd, Timing};
+
+    fn settings() -> Settings {
+        Settings {
+            prompt: "a red ball".into(),
+            negative_prompt: String::new(),
+            seed: 7,
+            model: 0,
+            custom_model: String::new(),
+            steps: 0,
+            guidance: 0.0,
+            scheduler: 0,
+            frames: 0,
+            output_size: OutputSize::Native,
+            width: 100,
+            height: 50,
+            fit: FitMode::Fit,
+            timing: Timing::NativeSpeed,
+            past_end: PastEnd::Hold,
+            gpu: false,
+            auto_generate: false,
+            cache_folder: String::new(),
+        }
+    }
+
+    fn defaults() -> Defaults {
+        Defaults {
+            width: 64,
+            height: 48,
+            frames: 8,
+            max_frames: 16,
+            fps: 8.0,
+            steps: 20,
+            guidance: 7.5,
+            scheduler: SchedulerKind::Ddim,
+        }
+    }
+
+    #[test]
+    fn zeros_take_the_model_defaults() {
+        let r = request(&settings(), &defaults(), 16, (1920.0, 1080.0));
+        assert_eq!((r.width, r.height, r.frames, r.steps), (64, 48, 8, 20));
+        assert_eq!(
+            (r.guidance, r.scheduler, r.seed),
+            (7.5, SchedulerKind::Ddim, 7)
+        );
+        assert_eq!(r.prompt, "a red ball");
+    }
+
+    #[test]
+    fn explicit_values_win_and_sizes_round_to_the_model_multiple() {
+        let s = Settings {
+            steps: 3,
+            guidance: 1.0,
+            scheduler: 2,
+            frames: 5,
+            output_size: OutputSize::Custom,
+            ..settings()
+        };
+        let r = request(&s, &defaults(), 16, (0.0, 0.0));
+        assert_eq!((r.width, r.height), (96, 48));
+        assert_eq!((r.steps, r.guidance, r.frames), (3, 1.0, 5));
+        assert_eq!(r.scheduler, SchedulerKind::Euler);
+        let p = Settings {
+            output_size: OutputSize::Project,
+            ..settings()
+        };
+        let r = request(&p, &defaults(), 8, (1920.0, 1080.0));
+        assert_eq!((r.width, r.height), (1920, 1080));
+        let tiny = Settings {
+            output_size: OutputSize::Custom,
+            width: 1,
+            height: 0,
+            ..settings()
+        };
+        let r = request(&tiny, &defaults(), 8, (0.0, 0.0));
+        assert_eq!((r.width, r.height), (8, 8));
+    }
+
+    #[test]
+    fn scheduler_menu_matches_the_engine_kinds() {
+        assert_eq!(SCHEDULERS.len(), SchedulerKind::ALL.len() + 1);
+        for (i, kind) in SchedulerKind::ALL.iter().enumerate() {
+            assert_eq!(SCHEDULERS[i + 1], kind.label());
+            assert_eq!(scheduler(i as i32 + 1, SchedulerKind::Lcm), *kind);
+        }
+        assert_eq!(scheduler(0, SchedulerKind::Lcm), SchedulerKind::Lcm);
+        assert_eq!(scheduler(99, SchedulerKind::Lcm), SchedulerKind::Lcm);
+    }
+
+    #[test]
+    fn a_missing_custom_model_names_its_folder() {
+        let s = Settings {
+            custom_model: "/nonexistent/model".into(),
+            ..settings()
+        };
+        let err = job(&s, (0.0, 0.0)).err().unwrap();
+        assert!(
+            err.message.contains("/nonexistent/model"),
+            "{}",
+            err.message
+        );
+    }
+}

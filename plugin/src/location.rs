@@ -1,0 +1,76 @@
+//! Where this plugin lives (from `kOfxPluginPropFilePath`), and what it finds next to itself: the ONNX
+//! Runtime library and the models discovered at describe time. Process-wide, because render instances
+//! come and go.
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
+
+use crate::models::{self, ModelEntry};
+
+static BUNDLE: RwLock<Option<PathBuf>> = RwLock::new(None);
+static MODELS: RwLock<Option<Vec<ModelEntry>>> = RwLock::new(None);
+
+pub fn set_bundle(path: &str) {
+    *BUNDLE.write() = (!path.is_empty()).then(|| PathBuf::from(path));
+}
+
+pub fn bundle() -> Option<PathBuf> {
+    BUNDLE.read().clone()
+}
+
+/// Scans the model folders again (describe) and returns the models found.
+pub fn rescan_models() -> Vec<ModelEntry> {
+    let found = models::discover(&models::default_roots(bundle().as_deref()));
+    *MODELS.write() = Some(found.clone());
+    found
+}
+
+/// The models of the `model` choice, as describe listed them.
+pub fn models() -> Vec<ModelEntry> {
+    let known = MODELS.read().clone();
+    known.unwrap_or_else(rescan_models)
+}
+
+/// ONNX Runtime: inside the bundle next to the plugin binary first, then `ORT_DYLIB_PATH`.
+pub fn onnxruntime_library() -> Option<PathBuf> {
+    let bundled = bundle().and_then(|b| find_onnxruntime(&b.join("Contents").join("Linux-x86-64")));
+    bundled.or_else(|| {
+        std::env::var_os("ORT_DYLIB_PATH")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// The `libonnxruntime.so*` in `dir` (the versioned name sorts last and wins).
+fn find_onnxruntime(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_bundled_onnxruntime() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(find_onnxruntime(tmp.path()), None);
+        std::fs::write(tmp.path().join("TextToVideo.ofx"), b"").unwrap();
+        std::fs::write(tmp.path().join("libonnxruntime.so.1.31.1"), b"").unwrap();
+        assert_eq!(
+            find_onnxruntime(tmp.path()),
+            Some(tmp.path().join("libonnxruntime.so.1.31.1"))
+        );
+        assert_eq!(find_onnxruntime(&tmp.path().join("missing")), None);
+    }
+}

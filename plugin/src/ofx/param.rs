@@ -1,0 +1,123 @@
+//! Parameters: definition at describe time, values at render time, setting values in instance-changed.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::ptr;
+
+use ofx_sys::*;
+
+use super::{c_string, check, member, props::PropSet, Result};
+
+/// A descriptor's or an instance's parameter set.
+#[derive(Clone, Copy)]
+pub struct ParamSet {
+    handle: OfxParamSetHandle,
+    suite: &'static OfxParameterSuiteV1,
+    props: &'static OfxPropertySuiteV1,
+}
+
+/// One parameter instance.
+#[derive(Clone, Copy)]
+pub struct Param {
+    handle: OfxParamHandle,
+    suite: &'static OfxParameterSuiteV1,
+}
+
+impl ParamSet {
+    pub fn new(
+        handle: OfxParamSetHandle,
+        suite: &'static OfxParameterSuiteV1,
+        props: &'static OfxPropertySuiteV1,
+    ) -> ParamSet {
+        ParamSet {
+            handle,
+            suite,
+            props,
+        }
+    }
+
+    /// Defines a parameter of `kind` (kOfxParamType*) and returns its property set.
+    pub fn define(&self, kind: &CStr, name: &str) -> Result<PropSet> {
+        let f = member!(self.suite, paramDefine)?;
+        let c_name = c_string(name);
+        let mut props = ptr::null_mut();
+        // SAFETY: valid param set handle; the host copies the name.
+        check(
+            unsafe { f(self.handle, kind.as_ptr(), c_name.as_ptr(), &mut props) },
+            || format!("paramDefine({name})"),
+        )?;
+        Ok(PropSet::new(props, self.props))
+    }
+
+    pub fn param(&self, name: &str) -> Result<Param> {
+        let f = member!(self.suite, paramGetHandle)?;
+        let c_name = c_string(name);
+        let mut handle = ptr::null_mut();
+        let mut props = ptr::null_mut();
+        // SAFETY: valid param set handle and out pointers (the property set is not needed).
+        check(
+            unsafe { f(self.handle, c_name.as_ptr(), &mut handle, &mut props) },
+            || format!("paramGetHandle({name})"),
+        )?;
+        Ok(Param {
+            handle,
+            suite: self.suite,
+        })
+    }
+}
+
+impl Param {
+    pub fn int_at(&self, time: f64) -> Result<i32> {
+        let f = member!(self.suite, paramGetValueAtTime)?;
+        let mut v: c_int = 0;
+        // SAFETY: an int-valued parameter (int, bool, choice) takes one int* out argument.
+        check(
+            unsafe { f(self.handle, time, &mut v as *mut c_int) },
+            || "paramGetValueAtTime(int)".into(),
+        )?;
+        Ok(v)
+    }
+
+    pub fn double_at(&self, time: f64) -> Result<f64> {
+        let f = member!(self.suite, paramGetValueAtTime)?;
+        let mut v: f64 = 0.0;
+        // SAFETY: a double parameter takes one double* out argument.
+        check(unsafe { f(self.handle, time, &mut v as *mut f64) }, || {
+            "paramGetValueAtTime(double)".into()
+        })?;
+        Ok(v)
+    }
+
+    pub fn string_at(&self, time: f64) -> Result<String> {
+        let f = member!(self.suite, paramGetValueAtTime)?;
+        let mut v: *mut c_char = ptr::null_mut();
+        // SAFETY: a string parameter takes one char** out argument; the host owns the string.
+        check(
+            unsafe { f(self.handle, time, &mut v as *mut *mut c_char) },
+            || "paramGetValueAtTime(string)".into(),
+        )?;
+        if v.is_null() {
+            return Ok(String::new());
+        }
+        // SAFETY: non-NULL host strings are NUL-terminated.
+        Ok(unsafe { CStr::from_ptr(v) }.to_string_lossy().into_owned())
+    }
+
+    /// Sets an int/bool/choice value. Only call from instance-changed (OFX 1.4 rule).
+    pub fn set_int(&self, value: i32) -> Result<()> {
+        let f = member!(self.suite, paramSetValue)?;
+        // SAFETY: int-valued parameters take one int by value.
+        check(unsafe { f(self.handle, value as c_int) }, || {
+            "paramSetValue(int)".into()
+        })
+    }
+
+    /// Sets a string value. Only call from instance-changed (OFX 1.4 rule).
+    pub fn set_string(&self, value: &str) -> Result<()> {
+        let f = member!(self.suite, paramSetValue)?;
+        let value = c_string(value);
+        // SAFETY: string parameters take one const char* (copied by the host).
+        check(unsafe { f(self.handle, value.as_ptr()) }, || {
+            "paramSetValue(string)".into()
+        })
+    }
+}

@@ -1,0 +1,268 @@
+//! The parameter table: names (the contract in docs/ARCHITECTURE.md), labels, hints, defaults and
+//! ranges, independent of OFX so it can be checked in unit tests. `describe` turns it into OFX
+//! parameters; `settings` reads the values back.
+
+/// Parameter names.
+pub mod names {
+    pub const PROMPT: &str = "prompt";
+    pub const NEGATIVE_PROMPT: &str = "negativePrompt";
+    pub const SEED: &str = "seed";
+    pub const NEW_SEED: &str = "newSeed";
+    pub const MODEL: &str = "model";
+    pub const CUSTOM_MODEL: &str = "customModel";
+    pub const STEPS: &str = "steps";
+    pub const GUIDANCE: &str = "guidance";
+    pub const SCHEDULER: &str = "scheduler";
+    pub const FRAMES: &str = "frames";
+    pub const OUTPUT_SIZE: &str = "outputSize";
+    pub const WIDTH: &str = "width";
+    pub const HEIGHT: &str = "height";
+    pub const FIT_MODE: &str = "fitMode";
+    pub const TIMING: &str = "timing";
+    pub const PAST_END: &str = "pastEnd";
+    pub const DEVICE: &str = "device";
+    pub const AUTO_GENERATE: &str = "autoGenerate";
+    pub const GENERATE: &str = "generate";
+    pub const CACHE_FOLDER: &str = "cacheFolder";
+    pub const CLEAR_CLIP: &str = "clearClip";
+    pub const CLEAR_ALL: &str = "clearAll";
+    pub const STATUS: &str = "status";
+    /// Hidden counter bumped by `generate` so the host sees a change and re-renders.
+    pub const GENERATION: &str = "generation";
+}
+
+/// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler.
+pub const SCHEDULERS: [&str; 7] = [
+    "Model default",
+    "DDIM",
+    "Euler",
+    "Euler a",
+    "DPM++ 2M",
+    "LCM",
+    "Flow Euler",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// A page listing its children in order.
+    Page(Vec<&'static str>),
+    Text {
+        multi_line: bool,
+        directory: bool,
+        read_only: bool,
+    },
+    Int {
+        default: i32,
+        range: (i32, i32),
+        display: (i32, i32),
+    },
+    Double {
+        default: f64,
+        range: (f64, f64),
+        display: (f64, f64),
+    },
+    Bool(bool),
+    Choice {
+        options: Vec<String>,
+        default: i32,
+    },
+    Button,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Def {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub kind: Kind,
+    /// Whether a change re-renders (Resolve ignores this; see README).
+    pub evaluate_on_change: bool,
+    /// Hidden from the user.
+    pub secret: bool,
+}
+
+fn def(name: &'static str, label: &'static str, hint: &'static str, kind: Kind) -> Def {
+    Def {
+        name,
+        label,
+        hint,
+        kind,
+        evaluate_on_change: true,
+        secret: false,
+    }
+}
+
+fn choice(options: &[&str], default: i32) -> Kind {
+    Kind::Choice {
+        options: options.iter().map(|s| s.to_string()).collect(),
+        default,
+    }
+}
+
+fn int(default: i32, range: (i32, i32), display: (i32, i32)) -> Kind {
+    Kind::Int {
+        default,
+        range,
+        display,
+    }
+}
+
+const TEXT: Kind = Kind::Text {
+    multi_line: true,
+    directory: false,
+    read_only: false,
+};
+const DIRECTORY: Kind = Kind::Text {
+    multi_line: false,
+    directory: true,
+    read_only: false,
+};
+
+pub const NO_MODEL: &str = "(no model found)";
+
+/// Every parameter, pages last (their children must exist first). `model_labels` come from discovery.
+pub fn definitions(model_labels: &[String]) -> Vec<Def> {
+    use names::*;
+    let models: Vec<&str> = if model_labels.is_empty() {
+        vec![NO_MODEL]
+    } else {
+        model_labels.iter().map(String::as_str).collect()
+    };
+    let defs = vec![
+        Def {
+            evaluate_on_change: false,
+            ..def(PROMPT, "Prompt", "What the clip shows.", TEXT)
+        },
+        Def {
+            evaluate_on_change: false,
+            ..def(NEGATIVE_PROMPT, "Negative prompt", "What the clip should avoid.", TEXT)
+        },
+        def(SEED, "Seed", "Seed of the initial noise: the same seed and settings give the same clip.", int(42, (0, i32::MAX), (0, 100_000))),
+        def(NEW_SEED, "New seed", "Pick a new random seed.", Kind::Button),
+        def(MODEL, "Model", "Models found in the bundle, the per-user models folder and T2V_MODEL_PATH.", choice(&models, 0)),
+        def(CUSTOM_MODEL, "Custom model folder", "A model package folder; overrides Model when set.", DIRECTORY),
+        def(GENERATE, "Generate", "Generate the clip for the current settings (interactive renders show a placeholder until then).", Kind::Button),
+        def(AUTO_GENERATE, "Auto generate", "Generate on interactive renders without pressing Generate.", Kind::Bool(false)),
+        Def {
+            evaluate_on_change: false,
+            ..def(STATUS, "Status", "What was generated, how long it took, cache hit or miss, where the clip lives.", Kind::Text { multi_line: false, directory: false, read_only: true })
+        },
+        def(STEPS, "Steps", "Denoising steps; 0 uses the model's default.", int(0, (0, 500), (0, 100))),
+        def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 0 uses the model's default, 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (0.0, 20.0) }),
+        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config.", choice(&SCHEDULERS, 0)),
+        def(FRAMES, "Frames", "Frames to generate; 0 uses the model's default.", int(0, (0, 1024), (0, 64))),
+        def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
+        def(OUTPUT_SIZE, "Generate at", "Resolution of the generated clip.", choice(&["Project size", "Model native", "Custom"], 1)),
+        def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, 8192), (64, 2048))),
+        def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, 8192), (64, 2048))),
+        def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame.", choice(&["Fit", "Fill", "Stretch"], 0)),
+        def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model fps at native speed", "Stretch over the clip", "One generated frame per timeline frame"], 0)),
+        def(PAST_END, "Past the end", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-pong"], 0)),
+        def(CACHE_FOLDER, "Cache folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
+        def(CLEAR_CLIP, "Clear this clip", "Remove the clip for the current settings from the cache.", Kind::Button),
+        def(CLEAR_ALL, "Clear all", "Remove every cached clip in the cache folder.", Kind::Button),
+        Def {
+            secret: true,
+            ..def(GENERATION, "Generation", "Bumped by Generate.", int(0, (0, i32::MAX), (0, 1000)))
+        },
+        def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
+        def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),
+        def("pageOutput", "Output", "", Kind::Page(vec![OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END])),
+        def("pageCache", "Cache", "", Kind::Page(vec![CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL])),
+    ];
+    defs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_every_contract_name_once() {
+        let defs = definitions(&[]);
+        for name in [
+            "prompt",
+            "negativePrompt",
+            "seed",
+            "newSeed",
+            "model",
+            "customModel",
+            "steps",
+            "guidance",
+            "scheduler",
+            "frames",
+            "outputSize",
+            "width",
+            "height",
+            "fitMode",
+            "timing",
+            "pastEnd",
+            "device",
+            "autoGenerate",
+            "generate",
+            "cacheFolder",
+            "clearClip",
+            "clearAll",
+            "status",
+        ] {
+            assert_eq!(defs.iter().filter(|d| d.name == name).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn numeric_defaults_sit_inside_range_and_display_range() {
+        for d in definitions(&[]) {
+            match d.kind {
+                Kind::Int {
+                    default,
+                    range,
+                    display,
+                } => {
+                    assert!(range.0 <= default && default <= range.1, "{}", d.name);
+                    assert!(range.0 <= display.0 && display.1 <= range.1, "{}", d.name);
+                    assert!(display.0 < display.1, "{}", d.name);
+                }
+                Kind::Double {
+                    default,
+                    range,
+                    display,
+                } => {
+                    assert!(range.0 <= default && default <= range.1, "{}", d.name);
+                    assert!(range.0 <= display.0 && display.1 <= range.1, "{}", d.name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn pages_list_every_visible_parameter() {
+        let defs = definitions(&["a".into()]);
+        let on_pages: Vec<&str> = defs
+            .iter()
+            .filter_map(|d| match &d.kind {
+                Kind::Page(children) => Some(children.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for d in defs.iter().filter(|d| !matches!(d.kind, Kind::Page(_))) {
+            assert_eq!(on_pages.contains(&d.name), !d.secret, "{}", d.name);
+        }
+    }
+
+    #[test]
+    fn model_choice_lists_discovered_models_or_says_none() {
+        let find = |defs: Vec<Def>| defs.into_iter().find(|d| d.name == "model").unwrap().kind;
+        assert_eq!(find(definitions(&[])), choice(&[NO_MODEL], 0));
+        assert_eq!(
+            find(definitions(&["tiny-shapes".into(), "zeroscope".into()])),
+            choice(&["tiny-shapes", "zeroscope"], 0)
+        );
+        let scheduler = definitions(&[])
+            .into_iter()
+            .find(|d| d.name == "scheduler")
+            .unwrap();
+        assert_eq!(scheduler.kind, choice(&SCHEDULERS, 0));
+    }
+}

@@ -1,0 +1,279 @@
+//! Render-time actions: region of definition, clip preferences, time domain and the render itself
+//! (time → generated frame, cache or generate or placeholder, resize into the render window, convert
+//! to the host's format).
+
+use std::sync::Arc;
+
+use clip_cache::ClipCache;
+use ofx_sys::*;
+
+use crate::fit::{place, Placement};
+use crate::generate::{self, Failure};
+use crate::instance;
+use crate::job::{self, Job};
+use crate::ofx::{effect::Effect, image::Image, props::PropSet, Error, OfxStatus, Result};
+use crate::pixels::encode_row;
+use crate::placeholder;
+use crate::resample::{resample, RgbFrame, Window};
+use crate::session;
+use crate::settings::Settings;
+use crate::timing::TimeMap;
+
+/// The project as the instance sees it.
+struct Project {
+    /// Project extent in canonical coordinates.
+    extent: (f64, f64),
+    pixel_aspect: f64,
+    fps: f64,
+}
+
+impl Project {
+    fn read(effect: &Effect) -> Result<Project> {
+        let props = effect.props()?;
+        let [w, h] = props.get_doubles::<2>(kOfxImageEffectPropProjectExtent)?;
+        let par = props
+            .get_double(kOfxImageEffectPropProjectPixelAspectRatio, 0)
+            .unwrap_or(1.0);
+        let fps = props
+            .get_double(kOfxImageEffectPropFrameRate, 0)
+            .unwrap_or(24.0);
+        Ok(Project {
+            extent: (w, h),
+            pixel_aspect: if par > 0.0 { par } else { 1.0 },
+            fps: if fps > 0.0 { fps } else { 24.0 },
+        })
+    }
+
+    /// Project size in pixels at full resolution.
+    fn pixels(&self) -> (f64, f64) {
+        (self.extent.0 / self.pixel_aspect, self.extent.1)
+    }
+}
+
+pub fn region_of_definition(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
+    let project = Project::read(effect)?;
+    out.set_doubles(
+        kOfxImageEffectPropRegionOfDefinition,
+        &[0.0, 0.0, project.extent.0, project.extent.1],
+    )?;
+    Ok(kOfxStatOK)
+}
+
+pub fn clip_preferences(_effect: &Effect, out: PropSet) -> Result<OfxStatus> {
+    out.set_int(kOfxImageEffectFrameVarying, 0, 1)?;
+    if let Err(e) = out.set_c_string(
+        kOfxImageEffectPropPreMultiplication,
+        0,
+        kOfxImagePreMultiplied,
+    ) {
+        log::debug!("Text to Video: host ignored premultiplication: {e}");
+    }
+    Ok(kOfxStatOK)
+}
+
+/// General context: the clip lasts as long as its generated frames take at the chosen timing.
+pub fn time_domain(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
+    let settings = Settings::read(&effect.params()?, 0.0)?;
+    let project = Project::read(effect)?;
+    let job = job::job(&settings, project.pixels())?;
+    let map = time_map(&settings, &job, &project, 0.0, 0.0);
+    let length = map.natural_length(job.request.frames as usize);
+    out.set_doubles(kOfxImageEffectPropFrameRange, &[0.0, length as f64 - 1.0])?;
+    Ok(kOfxStatOK)
+}
+
+fn time_map(settings: &Settings, job: &Job, project: &Project, start: f64, length: f64) -> TimeMap {
+    TimeMap {
+        timing: settings.timing,
+        past_end: settings.past_end,
+        model_fps: job.package.package.defaults().fps,
+        project_fps: project.fps,
+        clip_start: start,
+        clip_length: length,
+    }
+}
+
+pub fn render(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
+    match render_frame(effect, in_args) {
+        Ok(None) => {
+            instance::clear_error(effect);
+            Ok(kOfxStatOK)
+        }
+        Ok(Some(warning)) => {
+            instance::show_warning(effect, &warning);
+            Ok(kOfxStatOK)
+        }
+        Err(Failure::Cancelled) => {
+            log::info!("Text to Video: render cancelled");
+            Ok(kOfxStatFailed)
+        }
+        Err(Failure::Error(e)) => {
+            instance::show_error(effect, &e.message);
+            Err(e)
+        }
+    }
+}
+
+/// Renders one frame; `Ok(Some(text))` carries a problem to show that did not stop the render.
+fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option<String>, Failure> {
+    let time = in_args.get_double(kOfxPropTime, 0)?;
+    let [x1, y1, x2, y2] = in_args.get_ints::<4>(kOfxImageEffectPropRenderWindow)?;
+    // Missing means a final render: those always generate.
+    let interactive = in_args
+        .get_int(kOfxImageEffectPropInteractiveRenderStatus, 0)
+        .unwrap_or(0)
+        != 0;
+    let settings = Settings::read(&effect.params()?, time)?;
+    let project = Project::read(effect)?;
+    let job = job::job(&settings, project.pixels())?;
+
+    let key = job.recipe.key();
+    let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
+    let fetched = if may_generate {
+        Some(generate::get_or_generate(
+            effect,
+            &job,
+            &settings.cache_folder,
+            settings.gpu,
+        )?)
+    } else {
+        generate::peek(&job, &settings.cache_folder)
+    };
+    let warning = fetched.as_ref().and_then(|f| f.disk_error.clone());
+    match &fetched {
+        Some(f) => session::set_status(&key, generate::describe(f, &job)),
+        None => session::set_status(&key, generate::pending_status()),
+    }
+
+    let output = effect.clip(kOfxImageEffectOutputClipName)?;
+    let (start, length) = match output
+        .props()
+        .get_doubles::<2>(kOfxImageEffectPropFrameRange)
+    {
+        Ok([a, b]) => (a, b - a + 1.0),
+        Err(_) => (0.0, 0.0),
+    };
+    let mut image = output.image(time)?;
+    let scale = image
+        .props()
+        .get_doubles::<2>(kOfxImageEffectPropRenderScale)
+        .or_else(|_| in_args.get_doubles::<2>(kOfxImageEffectPropRenderScale))
+        .unwrap_or([1.0, 1.0]);
+    let canvas = Canvas::new(&project, scale);
+    let window = canvas.window(clip_rect([x1, y1, x2, y2], &image));
+    if window.width == 0 || window.height == 0 {
+        return Ok(warning);
+    }
+
+    let rgba = match &fetched {
+        Some(f) => {
+            let clip = &f.clip;
+            let index = time_map(&settings, &job, &project, start, length)
+                .frame_at(time, clip.frames().len());
+            let src = RgbFrame {
+                width: clip.width() as usize,
+                height: clip.height() as usize,
+                pixels: &clip.frames()[index],
+            };
+            let placement = place(
+                settings.fit,
+                (src.width, src.height),
+                canvas.size,
+                project.pixel_aspect,
+            );
+            let spec = spec_bytes(&placement, window);
+            ClipCache::global().resized_frame(&f.key, index, &spec, || {
+                Arc::from(resample(src, &placement, window))
+            })
+        }
+        None => {
+            let (w, h) = preview_size(job.request.width, job.request.height);
+            let pixels = placeholder::frame(w, h);
+            let src = RgbFrame {
+                width: w,
+                height: h,
+                pixels: &pixels,
+            };
+            let placement = place(settings.fit, (w, h), canvas.size, project.pixel_aspect);
+            Arc::from(resample(src, &placement, window))
+        }
+    };
+    write_window(&mut image, &canvas, window, &rgba);
+    Ok(warning)
+}
+
+/// The project frame in pixel coordinates at this render scale (origin at the bottom left).
+struct Canvas {
+    /// Top edge (exclusive), pixel rows grow upwards.
+    top: i64,
+    size: (f64, f64),
+}
+
+impl Canvas {
+    fn new(project: &Project, scale: [f64; 2]) -> Canvas {
+        let (w, h) = project.pixels();
+        let size = (w * scale[0], h * scale[1]);
+        Canvas {
+            top: size.1.round() as i64,
+            size,
+        }
+    }
+
+    /// The pixel rectangle (x1, y1, x2, y2; y up) as a top-down canvas window.
+    fn window(&self, [x1, y1, x2, y2]: [i32; 4]) -> Window {
+        Window {
+            x0: i64::from(x1),
+            y0: self.top - i64::from(y2),
+            width: (x2 - x1).max(0) as usize,
+            height: (y2 - y1).max(0) as usize,
+        }
+    }
+}
+
+/// The render window clipped to the image's bounds.
+fn clip_rect([x1, y1, x2, y2]: [i32; 4], image: &Image) -> [i32; 4] {
+    let b = image.bounds;
+    [x1.max(b.x1), y1.max(b.y1), x2.min(b.x2), y2.min(b.y2)]
+}
+
+fn write_window(image: &mut Image, canvas: &Canvas, window: Window, rgba: &[f32]) {
+    let (depth, components) = (image.depth, image.components);
+    let x1 = window.x0 as i32;
+    let x2 = x1 + window.width as i32;
+    for row in 0..window.height {
+        let y = (canvas.top - window.y0 - 1 - row as i64) as i32;
+        if let Some(dst) = image.row_mut(y, x1, x2) {
+            let src = &rgba[row * window.width * 4..(row + 1) * window.width * 4];
+            encode_row(src, depth, components, dst);
+        }
+    }
+}
+
+/// Placeholders are drawn small (at most 256 pixels wide) and scaled like a real clip.
+fn preview_size(width: u32, height: u32) -> (usize, usize) {
+    let (w, h) = (width.max(1) as f64, height.max(1) as f64);
+    let s = (256.0 / w).min(1.0);
+    (
+        (w * s).round().max(1.0) as usize,
+        (h * s).round().max(1.0) as usize,
+    )
+}
+
+/// What decides a resized frame besides the clip and frame index.
+fn spec_bytes(p: &Placement, w: Window) -> Vec<u8> {
+    [p.scale_x, p.scale_y, p.offset_x, p.offset_y]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .chain(
+            [w.x0, w.y0, w.width as i64, w.height as i64]
+                .iter()
+                .flat_map(|v| v.to_le_bytes()),
+        )
+        .collect()
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Error(e)
+    }
+}

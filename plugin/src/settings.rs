@@ -1,0 +1,72 @@
+//! The instance's parameter values at one time, read through the safe layer.
+
+use crate::fit::FitMode;
+use crate::ofx::{param::ParamSet, Result};
+use crate::params::names::*;
+use crate::timing::{PastEnd, Timing};
+
+/// `outputSize` choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputSize {
+    Project,
+    Native,
+    Custom,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub seed: u64,
+    pub model: i32,
+    pub custom_model: String,
+    /// 0 = the model's default.
+    pub steps: u32,
+    /// 0 = the model's default.
+    pub guidance: f32,
+    /// Index into `params::SCHEDULERS` (0 = the model's default).
+    pub scheduler: i32,
+    /// 0 = the model's default.
+    pub frames: u32,
+    pub output_size: OutputSize,
+    pub width: u32,
+    pub height: u32,
+    pub fit: FitMode,
+    pub timing: Timing,
+    pub past_end: PastEnd,
+    pub gpu: bool,
+    pub auto_generate: bool,
+    pub cache_folder: String,
+}
+
+impl Settings {
+    pub fn read(params: &ParamSet, time: f64) -> Result<Settings> {
+        let int = |name: &str| params.param(name)?.int_at(time);
+        let text = |name: &str| params.param(name)?.string_at(time);
+        let non_negative = |v: i32| v.max(0) as u32;
+        Ok(Settings {
+            prompt: text(PROMPT)?,
+            negative_prompt: text(NEGATIVE_PROMPT)?,
+            seed: non_negative(int(SEED)?) as u64,
+            model: int(MODEL)?,
+            custom_model: text(CUSTOM_MODEL)?.trim().to_owned(),
+            steps: non_negative(int(STEPS)?),
+            guidance: params.param(GUIDANCE)?.double_at(time)?.max(0.0) as f32,
+            scheduler: int(SCHEDULER)?,
+            frames: non_negative(int(FRAMES)?),
+            output_size: match int(OUTPUT_SIZE)? {
+                0 => OutputSize::Project,
+                2 => OutputSize::Custom,
+                _ => OutputSize::Native,
+            },
+            width: non_negative(int(WIDTH)?),
+            height: non_negative(int(HEIGHT)?),
+            fit: FitMode::from_index(int(FIT_MODE)?),
+            timing: Timing::from_index(int(TIMING)?),
+            past_end: PastEnd::from_index(int(PAST_END)?),
+            gpu: int(DEVICE)? == 1,
+            auto_generate: int(AUTO_GENERATE)? != 0,
+            cache_folder: text(CACHE_FOLDER)?.trim().to_owned(),
+        })
+    }
+}
