@@ -19,6 +19,9 @@ fn main() {
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .derive_default(true)
         .derive_debug(true)
+        .derive_partialeq(true)
+        // Structs of function pointers: comparing those is meaningless.
+        .no_partialeq("Ofx.*Suite.*|OfxHost|OfxPlugin")
         .derive_copy(true)
         .layout_tests(true)
         .generate_comments(true)

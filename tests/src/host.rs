@@ -1,0 +1,362 @@
+//! The host itself: its configuration (name, optional suites, cancel/abort switches, project), its
+//! property set, `fetchSuite`, and the record of what the plugin told it (messages, progress).
+//!
+//! A plugin binary keeps one host pointer for the whole process, so one session runs at a time
+//! (see `session.rs`); the suites find that session's state through [`current`].
+
+use crate::image::{Components, Depth};
+use crate::messages::Message;
+use crate::progress::ProgressEvent;
+use crate::props::{PropertySet, Value};
+use crate::{effect, memory, messages, params, progress, props, threads, timeline};
+use ofx_sys::*;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// An effect context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    Generator,
+    Filter,
+    General,
+}
+
+impl Context {
+    pub fn name(self) -> &'static CStr {
+        match self {
+            Context::Generator => kOfxImageEffectContextGenerator,
+            Context::Filter => kOfxImageEffectContextFilter,
+            Context::General => kOfxImageEffectContextGeneral,
+        }
+    }
+}
+
+/// What the host is and offers. `Default` is a capable generic host.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// `kOfxPropName` of the host ("DaVinciResolveLite", "uk.co.thefoundry.nuke", "fr.inria.Natron"...).
+    pub name: String,
+    pub label: String,
+    /// Offer the optional suites: progress V1/V2, message V2, timeline, multithread.
+    pub optional_suites: bool,
+    /// Message V2's `setPersistentMessage`/`clearPersistentMessage` are non-NULL.
+    pub persistent_messages: bool,
+    /// Answer kOfxStatReplyNo (cancel) to progress updates after this many.
+    pub cancel_after_updates: Option<usize>,
+    /// Raise the image effect suite's abort flag after this many progress updates.
+    pub abort_after_updates: Option<usize>,
+    pub contexts: Vec<Context>,
+    pub depths: Vec<Depth>,
+    /// Project size in canonical coordinates (also the default generator RoD).
+    pub project_size: (f64, f64),
+    pub frame_rate: f64,
+    /// Timeline bounds and the effect's frame range.
+    pub frame_range: (f64, f64),
+    /// Output clip pixel format of new instances.
+    pub depth: Depth,
+    pub components: Components,
+    /// Sets `kNatronOfxHostIsNatron`.
+    pub natron: bool,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            name: "org.texttovideo.HeadlessHost".into(),
+            label: "Headless OFX host".into(),
+            optional_suites: true,
+            persistent_messages: true,
+            cancel_after_updates: None,
+            abort_after_updates: None,
+            contexts: vec![Context::Generator, Context::Filter, Context::General],
+            depths: vec![Depth::Byte, Depth::Short, Depth::Half, Depth::Float],
+            project_size: (1920.0, 1080.0),
+            frame_rate: 24.0,
+            frame_range: (0.0, 47.0),
+            depth: Depth::Float,
+            components: Components::Rgba,
+            natron: false,
+        }
+    }
+}
+
+impl HostConfig {
+    /// DaVinci Resolve: all of byte/short/float, message V2 with NULL persistent messages.
+    pub fn resolve() -> Self {
+        HostConfig {
+            name: "DaVinciResolveLite".into(),
+            label: "DaVinci Resolve".into(),
+            persistent_messages: false,
+            depths: vec![Depth::Byte, Depth::Short, Depth::Float],
+            ..Self::default()
+        }
+    }
+
+    /// Nuke: no generator context, float only.
+    pub fn nuke() -> Self {
+        HostConfig {
+            name: "uk.co.thefoundry.nuke".into(),
+            label: "Nuke".into(),
+            contexts: vec![Context::Filter, Context::General],
+            depths: vec![Depth::Float],
+            ..Self::default()
+        }
+    }
+
+    pub fn natron() -> Self {
+        HostConfig {
+            name: "fr.inria.Natron".into(),
+            label: "Natron".into(),
+            natron: true,
+            ..Self::default()
+        }
+    }
+
+    /// A bare host: only the mandatory suites (property, image effect, parameter, memory, message V1).
+    pub fn minimal() -> Self {
+        HostConfig {
+            optional_suites: false,
+            ..Self::default()
+        }
+    }
+
+    fn properties(&self) -> PropertySet {
+        let contexts: Vec<&CStr> = self.contexts.iter().map(|c| c.name()).collect();
+        let depths: Vec<&CStr> = self.depths.iter().map(|d| d.name()).collect();
+        let set = PropertySet::with(vec![
+            (kOfxPropType, Value::cstrs(&[kOfxTypeImageEffectHost])),
+            (kOfxPropName, Value::strings(&[&self.name])),
+            (kOfxPropLabel, Value::strings(&[&self.label])),
+            (kOfxPropVersion, Value::Int(vec![1, 0, 0])),
+            (kOfxPropVersionLabel, Value::strings(&["1.0"])),
+            (kOfxPropAPIVersion, Value::Int(vec![1, 4])),
+            (kOfxImageEffectHostPropIsBackground, Value::Int(vec![0])),
+            (
+                kOfxImageEffectHostPropNativeOrigin,
+                Value::cstrs(&[kOfxHostNativeOriginBottomLeft]),
+            ),
+            (kOfxImageEffectPropSupportsOverlays, Value::Int(vec![0])),
+            (
+                kOfxImageEffectPropSupportsMultiResolution,
+                Value::Int(vec![1]),
+            ),
+            (kOfxImageEffectPropSupportsTiles, Value::Int(vec![1])),
+            (kOfxImageEffectPropTemporalClipAccess, Value::Int(vec![1])),
+            (
+                kOfxImageEffectPropSupportedComponents,
+                Value::cstrs(&[
+                    kOfxImageComponentRGBA,
+                    kOfxImageComponentRGB,
+                    kOfxImageComponentAlpha,
+                ]),
+            ),
+            (
+                kOfxImageEffectPropSupportedContexts,
+                Value::cstrs(&contexts),
+            ),
+            (
+                kOfxImageEffectPropSupportedPixelDepths,
+                Value::cstrs(&depths),
+            ),
+            (
+                kOfxImageEffectPropSupportsMultipleClipDepths,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxImageEffectPropSupportsMultipleClipPARs,
+                Value::Int(vec![0]),
+            ),
+            (kOfxImageEffectPropSetableFrameRate, Value::Int(vec![0])),
+            (kOfxImageEffectPropSetableFielding, Value::Int(vec![0])),
+            (
+                kOfxImageEffectInstancePropSequentialRender,
+                Value::Int(vec![0]),
+            ),
+            (kOfxImageEffectPropRenderQualityDraft, Value::Int(vec![0])),
+            (kOfxParamHostPropSupportsCustomInteract, Value::Int(vec![0])),
+            (
+                kOfxParamHostPropSupportsStringAnimation,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxParamHostPropSupportsChoiceAnimation,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxParamHostPropSupportsBooleanAnimation,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxParamHostPropSupportsCustomAnimation,
+                Value::Int(vec![0]),
+            ),
+            (kOfxParamHostPropSupportsStrChoice, Value::Int(vec![0])),
+            (
+                kOfxParamHostPropSupportsParametricAnimation,
+                Value::Int(vec![0]),
+            ),
+            (kOfxParamHostPropMaxParameters, Value::Int(vec![-1])),
+            (kOfxParamHostPropMaxPages, Value::Int(vec![0])),
+            (kOfxParamHostPropPageRowColumnCount, Value::Int(vec![0, 0])),
+        ]);
+        if self.natron {
+            set.set(kNatronOfxHostIsNatron, Value::Int(vec![1]));
+        }
+        set
+    }
+}
+
+/// What the plugin did through the suites, in order.
+#[derive(Debug, Default)]
+struct Log {
+    messages: Vec<Message>,
+    progress: Vec<ProgressEvent>,
+    updates: usize,
+    /// (suite name, version, given) for every fetchSuite call.
+    fetched: Vec<(String, i32, bool)>,
+}
+
+/// One session's host: config, properties, log and flags.
+pub(crate) struct HostState {
+    pub config: HostConfig,
+    pub props: PropertySet,
+    log: Mutex<Log>,
+    abort: AtomicBool,
+    time: Mutex<f64>,
+}
+
+impl HostState {
+    pub fn new(config: HostConfig) -> Self {
+        let props = config.properties();
+        let time = config.frame_range.0;
+        HostState {
+            config,
+            props,
+            log: Mutex::default(),
+            abort: AtomicBool::new(false),
+            time: Mutex::new(time),
+        }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.log().messages.clone()
+    }
+
+    pub fn progress(&self) -> Vec<ProgressEvent> {
+        self.log().progress.clone()
+    }
+
+    pub fn fetched(&self) -> Vec<(String, i32, bool)> {
+        self.log().fetched.clone()
+    }
+
+    /// Forgets messages and progress and resets the update count and abort flag.
+    pub fn clear_log(&self) {
+        let mut log = self.log();
+        log.messages.clear();
+        log.progress.clear();
+        log.updates = 0;
+        self.abort.store(false, Ordering::SeqCst);
+    }
+
+    pub fn aborting(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+
+    pub fn set_abort(&self, abort: bool) {
+        self.abort.store(abort, Ordering::SeqCst)
+    }
+
+    pub fn time(&self) -> f64 {
+        *self.time.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_time(&self, time: f64) {
+        *self.time.lock().unwrap_or_else(|e| e.into_inner()) = time;
+    }
+}
+
+static CURRENT: Mutex<Option<Arc<HostState>>> = Mutex::new(None);
+
+/// The state of the session in progress, if any.
+pub(crate) fn current() -> Option<Arc<HostState>> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+pub(crate) fn set_current(state: Option<Arc<HostState>>) {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = state;
+}
+
+/// Records a message; false when no session is running.
+pub(crate) fn record_message(message: Message) -> bool {
+    current()
+        .map(|state| state.log().messages.push(message))
+        .is_some()
+}
+
+/// Records a progress event; `Some(false)` means "the user cancelled", `None` no session.
+pub(crate) fn record_progress(event: ProgressEvent) -> Option<bool> {
+    let state = current()?;
+    let mut log = state.log();
+    let update = matches!(event, ProgressEvent::Update(_));
+    log.progress.push(event);
+    if !update {
+        return Some(true);
+    }
+    log.updates += 1;
+    let past = |limit: Option<usize>| limit.is_some_and(|n| log.updates > n);
+    if past(state.config.abort_after_updates) {
+        state.set_abort(true);
+    }
+    Some(!past(state.config.cancel_after_updates))
+}
+
+/// `OfxHost::fetchSuite`: the mandatory suites always, the optional ones when configured.
+pub(crate) unsafe extern "C" fn fetch_suite(
+    _host: OfxPropertySetHandle,
+    name: *const c_char,
+    version: c_int,
+) -> *const c_void {
+    crate::guard::ffi_or(std::ptr::null(), || suite(name, version))
+}
+
+unsafe fn suite(name: *const c_char, version: c_int) -> *const c_void {
+    let Some(state) = current() else {
+        return std::ptr::null();
+    };
+    if name.is_null() {
+        return std::ptr::null();
+    }
+    let name = CStr::from_ptr(name);
+    let optional = state.config.optional_suites;
+    fn ptr<T>(suite: &'static T) -> *const c_void {
+        suite as *const T as *const c_void
+    }
+    let suite = match (name, version) {
+        (n, 1) if n == kOfxPropertySuite => ptr(&props::SUITE),
+        (n, 1) if n == kOfxImageEffectSuite => ptr(&effect::SUITE),
+        (n, 1) if n == kOfxParameterSuite => ptr(&params::SUITE),
+        (n, 1) if n == kOfxMemorySuite => ptr(&memory::SUITE),
+        (n, 1) if n == kOfxMessageSuite => ptr(&messages::SUITE_V1),
+        (n, 2) if n == kOfxMessageSuite && optional && state.config.persistent_messages => {
+            ptr(&messages::SUITE_V2)
+        }
+        (n, 2) if n == kOfxMessageSuite && optional => ptr(&messages::SUITE_V2_WITHOUT_PERSISTENT),
+        (n, 1) if n == kOfxMultiThreadSuite && optional => ptr(&threads::SUITE),
+        (n, 1) if n == kOfxProgressSuite && optional => ptr(&progress::SUITE_V1),
+        (n, 2) if n == kOfxProgressSuite && optional => ptr(&progress::SUITE_V2),
+        (n, 1) if n == kOfxTimeLineSuite && optional => ptr(&timeline::SUITE),
+        _ => std::ptr::null(),
+    };
+    state.log().fetched.push((
+        name.to_string_lossy().into_owned(),
+        version,
+        !suite.is_null(),
+    ));
+    suite
+}

@@ -1,0 +1,541 @@
+//! An effect instance and the actions a host sends it: parameter edits (InstanceChanged), region of
+//! definition, clip preferences, time domain, sequence renders and renders — the latter from
+//! several threads at once, into buffers the host allocates.
+
+use crate::effect::Effect;
+use crate::host::Context;
+use crate::image::{Components, Depth, Image, Layout, RenderTarget};
+use crate::params::ParamValue;
+use crate::props::{PropertySet, Value};
+use crate::session::{HostError, Session};
+use ofx_sys::*;
+use std::collections::BTreeMap;
+use std::ffi::{c_void, CStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One render call. `Render::frame(t)` renders the whole region of definition at scale 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Render {
+    pub time: f64,
+    /// Render scale (both axes).
+    pub scale: f64,
+    /// Render window in pixels; `None`: the region of definition at this scale.
+    pub window: Option<OfxRectI>,
+    /// Output image bounds when larger than the window; `None`: the window.
+    pub bounds: Option<OfxRectI>,
+    pub negative_row_bytes: bool,
+    pub row_padding: usize,
+    pub interactive: bool,
+    pub sequential: bool,
+}
+
+impl Render {
+    pub fn frame(time: f64) -> Self {
+        Render {
+            time,
+            scale: 1.0,
+            window: None,
+            bounds: None,
+            negative_row_bytes: false,
+            row_padding: 0,
+            interactive: false,
+            sequential: false,
+        }
+    }
+}
+
+/// A live instance; dropping it sends DestroyInstance.
+pub struct Instance<'s> {
+    session: &'s Session,
+    effect: Box<Effect>,
+    pub context: Context,
+    format: Mutex<(Depth, Components)>,
+    destroyed: bool,
+}
+
+fn rect_values(r: OfxRectD) -> Value {
+    Value::Double(vec![r.x1, r.y1, r.x2, r.y2])
+}
+
+impl Session {
+    /// Creates an instance in a context (describing the context first if needed).
+    pub fn create_instance(&self, context: Context) -> Result<Instance<'_>, HostError> {
+        self.describe_in_context(context)?;
+        let config = self.config();
+        let (w, h) = config.project_size;
+        let range = config.frame_range;
+        let (props, params, clips) = self
+            .with_context(context, |d| {
+                (d.props.clone(), d.params.instantiate(), d.clip_list())
+            })
+            .expect("described above");
+        props.merge(&PropertySet::with(vec![
+            (kOfxPropType, Value::cstrs(&[kOfxTypeImageEffectInstance])),
+            (kOfxImageEffectPropContext, Value::cstrs(&[context.name()])),
+            (kOfxPropInstanceData, Value::Pointer(vec![0])),
+            (kOfxPropIsInteractive, Value::Int(vec![0])),
+            (kOfxImageEffectPropProjectSize, Value::Double(vec![w, h])),
+            (kOfxImageEffectPropProjectExtent, Value::Double(vec![w, h])),
+            (
+                kOfxImageEffectPropProjectOffset,
+                Value::Double(vec![0.0, 0.0]),
+            ),
+            (
+                kOfxImageEffectPropProjectPixelAspectRatio,
+                Value::Double(vec![1.0]),
+            ),
+            (
+                kOfxImageEffectInstancePropEffectDuration,
+                Value::Double(vec![range.1 - range.0 + 1.0]),
+            ),
+            (
+                kOfxImageEffectInstancePropSequentialRender,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxImageEffectPropFrameRate,
+                Value::Double(vec![config.frame_rate]),
+            ),
+            (kOfxImageEffectPropSupportsTiles, Value::Int(vec![1])),
+        ]));
+        let effect = Effect::new(props, params);
+        let output = kOfxImageEffectOutputClipName.to_string_lossy();
+        for (name, desc) in clips {
+            let is_output = name == output;
+            desc.merge(&PropertySet::with(vec![
+                (
+                    kOfxImageClipPropConnected,
+                    Value::Int(vec![is_output as i32]),
+                ),
+                (
+                    kOfxImageEffectPropPixelDepth,
+                    Value::cstrs(&[config.depth.name()]),
+                ),
+                (
+                    kOfxImageEffectPropComponents,
+                    Value::cstrs(&[config.components.name()]),
+                ),
+                (
+                    kOfxImageClipPropUnmappedPixelDepth,
+                    Value::cstrs(&[config.depth.name()]),
+                ),
+                (
+                    kOfxImageClipPropUnmappedComponents,
+                    Value::cstrs(&[config.components.name()]),
+                ),
+                (
+                    kOfxImageEffectPropPreMultiplication,
+                    Value::cstrs(&[kOfxImagePreMultiplied]),
+                ),
+                (kOfxImagePropPixelAspectRatio, Value::Double(vec![1.0])),
+                (
+                    kOfxImageEffectPropFrameRate,
+                    Value::Double(vec![config.frame_rate]),
+                ),
+                (
+                    kOfxImageEffectPropUnmappedFrameRate,
+                    Value::Double(vec![config.frame_rate]),
+                ),
+                (
+                    kOfxImageEffectPropFrameRange,
+                    Value::Double(vec![range.0, range.1]),
+                ),
+                (
+                    kOfxImageEffectPropUnmappedFrameRange,
+                    Value::Double(vec![range.0, range.1]),
+                ),
+                (
+                    kOfxImageClipPropFieldOrder,
+                    Value::cstrs(&[kOfxImageFieldNone]),
+                ),
+                (kOfxImageClipPropContinuousSamples, Value::Int(vec![0])),
+            ]));
+            effect.add_clip(&name, desc);
+        }
+        let status = self.call(
+            kOfxActionCreateInstance,
+            effect.handle() as *const c_void,
+            None,
+            None,
+        );
+        self.check(kOfxActionCreateInstance, status)?;
+        Ok(Instance {
+            session: self,
+            effect,
+            context,
+            format: Mutex::new((config.depth, config.components)),
+            destroyed: false,
+        })
+    }
+}
+
+impl<'s> Instance<'s> {
+    pub fn session(&self) -> &'s Session {
+        self.session
+    }
+
+    /// The instance's effect properties.
+    pub fn props(&self) -> &PropertySet {
+        &self.effect.props
+    }
+
+    fn call(
+        &self,
+        action: &CStr,
+        in_args: Option<&PropertySet>,
+        out_args: Option<&PropertySet>,
+    ) -> Result<OfxStatus, HostError> {
+        let status = self.session.call(
+            action,
+            self.effect.handle() as *const c_void,
+            in_args,
+            out_args,
+        );
+        self.session.check(action, status)
+    }
+
+    pub fn param_names(&self) -> Vec<String> {
+        self.effect.params.names()
+    }
+
+    pub fn param(&self, name: &str) -> Option<ParamValue> {
+        self.effect.params.with(name, |p| p.value())
+    }
+
+    /// A copy of a parameter's properties (type, label, options, ranges...).
+    pub fn param_props(&self, name: &str) -> Option<PropertySet> {
+        self.effect.params.with(name, |p| p.props.clone())
+    }
+
+    /// Names of parameters the plugin changed itself (paramSetValue), in order.
+    pub fn plugin_edits(&self) -> Vec<String> {
+        self.effect.params.plugin_edits()
+    }
+
+    fn unknown(&self, name: &str) -> HostError {
+        HostError::Usage(format!("the plugin has no parameter {name}"))
+    }
+
+    /// Sets a parameter as a user would and sends InstanceChanged.
+    pub fn set_param(&self, name: &str, value: impl Into<ParamValue>) -> Result<(), HostError> {
+        let value = value.into();
+        self.effect
+            .params
+            .with(name, |p| p.set_value(value))
+            .ok_or_else(|| self.unknown(name))?
+            .map_err(HostError::Usage)?;
+        self.changed(name)
+    }
+
+    /// Presses a push button: InstanceChanged for it.
+    pub fn press(&self, name: &str) -> Result<(), HostError> {
+        self.effect
+            .params
+            .with(name, |_| ())
+            .ok_or_else(|| self.unknown(name))?;
+        self.changed(name)
+    }
+
+    /// Begin/InstanceChanged/End for a user edit of `name` at the current time.
+    fn changed(&self, name: &str) -> Result<(), HostError> {
+        let reason = PropertySet::with(vec![(
+            kOfxPropChangeReason,
+            Value::cstrs(&[kOfxChangeUserEdited]),
+        )]);
+        let args = PropertySet::with(vec![
+            (kOfxPropType, Value::cstrs(&[kOfxTypeParameter])),
+            (kOfxPropName, Value::strings(&[name])),
+            (kOfxPropChangeReason, Value::cstrs(&[kOfxChangeUserEdited])),
+            (kOfxPropTime, Value::Double(vec![self.session.state.time()])),
+            (
+                kOfxImageEffectPropRenderScale,
+                Value::Double(vec![1.0, 1.0]),
+            ),
+        ]);
+        self.call(kOfxActionBeginInstanceChanged, Some(&reason), None)?;
+        let changed = self.call(kOfxActionInstanceChanged, Some(&args), None);
+        self.call(kOfxActionEndInstanceChanged, Some(&reason), None)?;
+        changed.map(|_| ())
+    }
+
+    /// The pixel format of the output clip for the next renders.
+    pub fn set_output_format(&self, depth: Depth, components: Components) {
+        *self.format.lock().unwrap_or_else(|e| e.into_inner()) = (depth, components);
+        let output = kOfxImageEffectOutputClipName.to_string_lossy();
+        self.effect.with_clip(&output, |clip| {
+            clip.props
+                .set(kOfxImageEffectPropPixelDepth, Value::cstrs(&[depth.name()]));
+            clip.props.set(
+                kOfxImageEffectPropComponents,
+                Value::cstrs(&[components.name()]),
+            );
+        });
+    }
+
+    fn project_rect(&self) -> OfxRectD {
+        match self.effect.props.doubles(kOfxImageEffectPropProjectExtent)[..] {
+            [w, h] => OfxRectD {
+                x1: 0.0,
+                y1: 0.0,
+                x2: w,
+                y2: h,
+            },
+            _ => OfxRectD::default(),
+        }
+    }
+
+    /// GetRegionOfDefinition (canonical coordinates); the project window when not handled.
+    pub fn region_of_definition(&self, time: f64, scale: f64) -> Result<OfxRectD, HostError> {
+        let in_args = PropertySet::with(vec![
+            (kOfxPropTime, Value::Double(vec![time])),
+            (
+                kOfxImageEffectPropRenderScale,
+                Value::Double(vec![scale, scale]),
+            ),
+        ]);
+        let out = PropertySet::with(vec![(
+            kOfxImageEffectPropRegionOfDefinition,
+            rect_values(self.project_rect()),
+        )]);
+        self.call(
+            kOfxImageEffectActionGetRegionOfDefinition,
+            Some(&in_args),
+            Some(&out),
+        )?;
+        match out.doubles(kOfxImageEffectPropRegionOfDefinition)[..] {
+            [x1, y1, x2, y2] => Ok(OfxRectD { x1, y1, x2, y2 }),
+            _ => Err(HostError::Usage(
+                "the plugin broke kOfxImageEffectPropRegionOfDefinition".into(),
+            )),
+        }
+    }
+
+    /// GetClipPreferences: the out arguments after the plugin set them (host defaults pre-filled).
+    pub fn clip_preferences(&self) -> Result<BTreeMap<String, Value>, HostError> {
+        let (depth, components) = *self.format.lock().unwrap_or_else(|e| e.into_inner());
+        let out = PropertySet::with(vec![
+            (
+                kOfxImageEffectPropFrameRate,
+                Value::Double(vec![self.session.config().frame_rate]),
+            ),
+            (
+                kOfxImageClipPropFieldOrder,
+                Value::cstrs(&[kOfxImageFieldNone]),
+            ),
+            (
+                kOfxImageEffectPropPreMultiplication,
+                Value::cstrs(&[kOfxImagePreMultiplied]),
+            ),
+            (kOfxImageClipPropContinuousSamples, Value::Int(vec![0])),
+            (kOfxImageEffectFrameVarying, Value::Int(vec![0])),
+        ]);
+        for (name, _) in self.effect.clip_list() {
+            let key = |prefix: &CStr| {
+                std::ffi::CString::new(format!("{}{name}", prefix.to_string_lossy()))
+                    .expect("no NUL")
+            };
+            out.set(
+                &key(kOfxImageClipPropComponentsPrefix),
+                Value::cstrs(&[components.name()]),
+            );
+            out.set(
+                &key(kOfxImageClipPropDepthPrefix),
+                Value::cstrs(&[depth.name()]),
+            );
+            out.set(&key(kOfxImageClipPropPARPrefix), Value::Double(vec![1.0]));
+        }
+        self.call(kOfxImageEffectActionGetClipPreferences, None, Some(&out))?;
+        Ok(out.snapshot())
+    }
+
+    /// GetTimeDomain: `Some(range)` when the plugin sets it, `None` when it does not handle it.
+    pub fn time_domain(&self) -> Result<Option<(f64, f64)>, HostError> {
+        let (first, last) = self.session.config().frame_range;
+        let out = PropertySet::with(vec![(
+            kOfxImageEffectPropFrameRange,
+            Value::Double(vec![first, last]),
+        )]);
+        if self.call(kOfxImageEffectActionGetTimeDomain, None, Some(&out))? == kOfxStatReplyDefault
+        {
+            return Ok(None);
+        }
+        match out.doubles(kOfxImageEffectPropFrameRange)[..] {
+            [a, b] => Ok(Some((a, b))),
+            _ => Err(HostError::Usage(
+                "the plugin broke kOfxImageEffectPropFrameRange".into(),
+            )),
+        }
+    }
+
+    fn sequence_args(&self, range: (f64, f64), scale: f64, interactive: bool) -> PropertySet {
+        PropertySet::with(vec![
+            (
+                kOfxImageEffectPropFrameRange,
+                Value::Double(vec![range.0, range.1]),
+            ),
+            (kOfxImageEffectPropFrameStep, Value::Double(vec![1.0])),
+            (kOfxPropIsInteractive, Value::Int(vec![interactive as i32])),
+            (
+                kOfxImageEffectPropRenderScale,
+                Value::Double(vec![scale, scale]),
+            ),
+            (
+                kOfxImageEffectPropSequentialRenderStatus,
+                Value::Int(vec![0]),
+            ),
+            (
+                kOfxImageEffectPropInteractiveRenderStatus,
+                Value::Int(vec![interactive as i32]),
+            ),
+        ])
+    }
+
+    pub fn begin_sequence_render(
+        &self,
+        range: (f64, f64),
+        scale: f64,
+        interactive: bool,
+    ) -> Result<(), HostError> {
+        self.call(
+            kOfxImageEffectActionBeginSequenceRender,
+            Some(&self.sequence_args(range, scale, interactive)),
+            None,
+        )
+        .map(|_| ())
+    }
+
+    pub fn end_sequence_render(
+        &self,
+        range: (f64, f64),
+        scale: f64,
+        interactive: bool,
+    ) -> Result<(), HostError> {
+        self.call(
+            kOfxImageEffectActionEndSequenceRender,
+            Some(&self.sequence_args(range, scale, interactive)),
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// The render window of a whole frame at `scale`: the region of definition in pixels.
+    pub fn full_window(&self, time: f64, scale: f64) -> Result<OfxRectI, HostError> {
+        let rod = self.region_of_definition(time, scale)?;
+        Ok(OfxRectI {
+            x1: (rod.x1 * scale).floor() as i32,
+            y1: (rod.y1 * scale).floor() as i32,
+            x2: (rod.x2 * scale).ceil() as i32,
+            y2: (rod.y2 * scale).ceil() as i32,
+        })
+    }
+
+    /// Renders one frame on the calling thread and reads the output image back.
+    pub fn render(&self, render: &Render) -> Result<Image, HostError> {
+        let window = match render.window {
+            Some(w) => w,
+            None => self.full_window(render.time, render.scale)?,
+        };
+        let (depth, components) = *self.format.lock().unwrap_or_else(|e| e.into_inner());
+        let layout = Layout {
+            depth,
+            components,
+            negative_row_bytes: render.negative_row_bytes,
+            row_padding: render.row_padding,
+        };
+        let target = Arc::new(RenderTarget::new(
+            render.time,
+            render.bounds.unwrap_or(window),
+            layout,
+            render.scale,
+        ));
+        let args = PropertySet::with(vec![
+            (kOfxPropTime, Value::Double(vec![render.time])),
+            (
+                kOfxImageEffectPropFieldToRender,
+                Value::cstrs(&[kOfxImageFieldNone]),
+            ),
+            (
+                kOfxImageEffectPropRenderWindow,
+                Value::Int(vec![window.x1, window.y1, window.x2, window.y2]),
+            ),
+            (
+                kOfxImageEffectPropRenderScale,
+                Value::Double(vec![render.scale, render.scale]),
+            ),
+            (
+                kOfxImageEffectPropSequentialRenderStatus,
+                Value::Int(vec![render.sequential as i32]),
+            ),
+            (
+                kOfxImageEffectPropInteractiveRenderStatus,
+                Value::Int(vec![render.interactive as i32]),
+            ),
+            (kOfxImageEffectPropRenderQualityDraft, Value::Int(vec![0])),
+        ]);
+        self.session.state.set_time(render.time);
+        self.effect.begin_render(target.clone());
+        let status = self.call(kOfxImageEffectActionRender, Some(&args), None);
+        self.effect.end_render();
+        status.map(|_| target.read())
+    }
+
+    /// Renders every request on `threads` threads at once; results in request order.
+    pub fn render_all(&self, renders: &[Render], threads: usize) -> Vec<Result<Image, HostError>> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<Image, HostError>>>> =
+            Mutex::new(vec![None; renders.len()]);
+        std::thread::scope(|scope| {
+            for _ in 0..threads.max(1) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(render) = renders.get(i) else { break };
+                    let result = self.render(render);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|r| r.expect("every request rendered"))
+            .collect()
+    }
+
+    /// Begin sequence → frames `first..=last` (each like `template`) on `threads` threads → end.
+    pub fn render_sequence(
+        &self,
+        first: f64,
+        last: f64,
+        template: &Render,
+        threads: usize,
+    ) -> Result<Vec<Image>, HostError> {
+        let count = (last - first).max(0.0) as usize + 1;
+        let renders: Vec<Render> = (0..count)
+            .map(|i| Render {
+                time: first + i as f64,
+                sequential: threads <= 1,
+                ..template.clone()
+            })
+            .collect();
+        self.begin_sequence_render((first, last), template.scale, template.interactive)?;
+        let results = self.render_all(&renders, threads);
+        self.end_sequence_render((first, last), template.scale, template.interactive)?;
+        results.into_iter().collect()
+    }
+
+    /// Sends DestroyInstance.
+    pub fn destroy(mut self) -> Result<(), HostError> {
+        self.destroyed = true;
+        self.call(kOfxActionDestroyInstance, None, None).map(|_| ())
+    }
+}
+
+impl Drop for Instance<'_> {
+    fn drop(&mut self) {
+        if !self.destroyed {
+            let _ = self.call(kOfxActionDestroyInstance, None, None);
+        }
+    }
+}
