@@ -4,10 +4,15 @@
 mod common;
 
 use serde_json::Value;
-use t2v_engine::{shared_model, EngineError, Flow, NoiseStream, Request, RuntimeOptions, SchedulerKind, StepProgress};
+use t2v_engine::{
+    shared_model, EngineError, Flow, NoiseStream, Request, RuntimeOptions, SchedulerKind,
+    StepProgress,
+};
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(common::fixtures().join("tiny-modelscope-expected/expected.json")).unwrap();
+    let text =
+        std::fs::read_to_string(common::fixtures().join("tiny-modelscope-expected/expected.json"))
+            .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -28,7 +33,10 @@ fn request(e: &Value, scheduler: SchedulerKind) -> Request {
 fn max_abs_diff(video: &t2v_engine::Video, want: &[f32]) -> f32 {
     let got: Vec<f32> = video.frames.concat();
     assert_eq!(got.len(), want.len());
-    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
 }
 
 fn continue_always(_: StepProgress) -> Flow {
@@ -38,7 +46,8 @@ fn continue_always(_: StepProgress) -> Flow {
 #[test]
 fn fixture_latents_are_the_seeded_noise() {
     let e = expected();
-    let latents = common::read_f32(&common::fixtures().join("tiny-modelscope-expected/latents.f32"));
+    let latents =
+        common::read_f32(&common::fixtures().join("tiny-modelscope-expected/latents.f32"));
     let ours = NoiseStream::new(e["seed"].as_u64().unwrap()).take(latents.len());
     for (a, b) in ours.iter().zip(&latents) {
         assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
@@ -49,15 +58,39 @@ fn fixture_latents_are_the_seeded_noise() {
 fn tokenizer_matches_transformers() {
     let e = expected();
     let package = t2v_engine::ModelPackage::open(common::package()).unwrap();
-    let ids = |k: &str| e[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect::<Vec<_>>();
-    assert_eq!(package.tokenizer().encode(e["prompt"].as_str().unwrap()).unwrap(), ids("prompt_ids"));
-    assert_eq!(package.tokenizer().encode(e["negative_prompt"].as_str().unwrap()).unwrap(), ids("negative_ids"));
+    let ids = |k: &str| {
+        e[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        package
+            .tokenizer()
+            .encode(e["prompt"].as_str().unwrap())
+            .unwrap(),
+        ids("prompt_ids")
+    );
+    assert_eq!(
+        package
+            .tokenizer()
+            .encode(e["negative_prompt"].as_str().unwrap())
+            .unwrap(),
+        ids("negative_ids")
+    );
 
     // The same ids from CLIP's vocab.json + merges.txt alone.
     let copy = common::package_copy();
     std::fs::remove_file(copy.path().join("tokenizer/tokenizer.json")).unwrap();
     let from_vocab = t2v_engine::ModelPackage::open(copy.path()).unwrap();
-    assert_eq!(from_vocab.tokenizer().encode(e["prompt"].as_str().unwrap()).unwrap(), ids("prompt_ids"));
+    assert_eq!(
+        from_vocab
+            .tokenizer()
+            .encode(e["prompt"].as_str().unwrap())
+            .unwrap(),
+        ids("prompt_ids")
+    );
     let long = "a cat ".repeat(100);
     let a = package.tokenizer().encode(&long).unwrap();
     assert_eq!(a, from_vocab.tokenizer().encode(&long).unwrap());
@@ -70,8 +103,11 @@ fn ddim_from_the_seed_matches_diffusers() {
     common::init_runtime();
     let e = expected();
     let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
-    let want = common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-ddim.f32"));
-    let video = model.generate(&request(&e, SchedulerKind::Ddim), &mut continue_always).unwrap();
+    let want =
+        common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-ddim.f32"));
+    let video = model
+        .generate(&request(&e, SchedulerKind::Ddim), &mut continue_always)
+        .unwrap();
     assert_eq!((video.width, video.height, video.frames.len()), (32, 24, 3));
     let diff = max_abs_diff(&video, &want);
     eprintln!("max abs diff vs diffusers: {diff}");
@@ -83,16 +119,21 @@ fn euler_from_explicit_latents_matches_diffusers() {
     common::init_runtime();
     let e = expected();
     let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
-    let latents = common::read_f32(&common::fixtures().join("tiny-modelscope-expected/latents.f32"));
-    let want = common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-euler.f32"));
+    let latents =
+        common::read_f32(&common::fixtures().join("tiny-modelscope-expected/latents.f32"));
+    let want =
+        common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-euler.f32"));
     let mut r = request(&e, SchedulerKind::Euler);
     r.seed = 12345; // the explicit latents, not the seed, decide the result
-    let video = model.generate_from_latents(&r, &latents, &mut continue_always).unwrap();
+    let video = model
+        .generate_from_latents(&r, &latents, &mut continue_always)
+        .unwrap();
     let diff = max_abs_diff(&video, &want);
     eprintln!("max abs diff vs diffusers: {diff}");
     assert!(diff < 1e-3, "max abs diff {diff}");
     // The scheduler matters: DDIM frames are measurably different.
-    let ddim = common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-ddim.f32"));
+    let ddim =
+        common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-ddim.f32"));
     assert!(max_abs_diff(&video, &ddim) > 1e-2);
 }
 
@@ -141,8 +182,14 @@ fn every_scheduler_and_unguided_runs_produce_valid_frames() {
         let v = model.generate(&r, &mut continue_always).unwrap();
         let all = v.frames.concat();
         assert_eq!(all.len(), 3 * 32 * 24 * 3);
-        assert!(all.iter().all(|x| (0.0..=1.0).contains(x)), "{kind}: values in 0..1");
-        assert!(!previous.contains(&all), "{kind}: differs from the other schedulers");
+        assert!(
+            all.iter().all(|x| (0.0..=1.0).contains(x)),
+            "{kind}: values in 0..1"
+        );
+        assert!(
+            !previous.contains(&all),
+            "{kind}: differs from the other schedulers"
+        );
         previous.push(all);
     }
     let mut unguided = request(&e, SchedulerKind::Ddim);
@@ -158,8 +205,20 @@ fn every_scheduler_and_unguided_runs_produce_valid_frames() {
 fn shared_model_loads_once() {
     common::init_runtime();
     let a = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
-    let b = shared_model(&common::package().join("../tiny-modelscope"), &RuntimeOptions::default()).unwrap();
+    let b = shared_model(
+        &common::package().join("../tiny-modelscope"),
+        &RuntimeOptions::default(),
+    )
+    .unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &b));
     assert_eq!(a.defaults().scheduler, SchedulerKind::Ddim);
-    assert_eq!((a.defaults().width, a.defaults().height, a.defaults().frames, a.defaults().steps), (32, 24, 3, 4));
+    assert_eq!(
+        (
+            a.defaults().width,
+            a.defaults().height,
+            a.defaults().frames,
+            a.defaults().steps
+        ),
+        (32, 24, 3, 4)
+    );
 }

@@ -18,7 +18,8 @@ pub fn ort_library() -> PathBuf {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         return PathBuf::from(p);
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime/libonnxruntime.so.1.31.1");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/onnxruntime/libonnxruntime.so.1.31.1");
     assert!(
         p.is_file(),
         "ONNX Runtime not found: set ORT_DYLIB_PATH or run scripts/setup.sh / `cargo run -p bundle -- fetch-ort` \
@@ -54,12 +55,17 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// Edits a JSON file in place.
 pub fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     edit(&mut v);
     std::fs::write(path, serde_json::to_string(&v).unwrap()).unwrap();
 }

@@ -1,0 +1,279 @@
+//! Every failure mode a user can meet, with the exact text they see.
+
+mod common;
+
+use std::path::Path;
+
+use t2v_engine::{
+    shared_model, EngineError, Flow, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind,
+};
+
+fn open_err(dir: &Path) -> String {
+    ModelPackage::open(dir).unwrap_err().to_string()
+}
+
+fn load_err(dir: &Path) -> String {
+    common::init_runtime();
+    Model::load(dir, &RuntimeOptions::default())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn missing_files_are_named() {
+    for rel in [
+        "model_index.json",
+        "unet/model.onnx",
+        "text_encoder/model.onnx",
+        "vae_decoder/model.onnx",
+        "unet/config.json",
+        "scheduler/scheduler_config.json",
+    ] {
+        let copy = common::package_copy();
+        std::fs::remove_file(copy.path().join(rel)).unwrap();
+        assert_eq!(
+            open_err(copy.path()),
+            format!("model folder {}: {rel} is missing", copy.path().display())
+        );
+    }
+    let nowhere = Path::new("/nonexistent/model");
+    assert_eq!(
+        open_err(nowhere),
+        "model folder /nonexistent/model: is not a folder"
+    );
+}
+
+#[test]
+fn inconsistent_configs_name_both_sides() {
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("text_encoder/config.json"), |v| {
+        v["hidden_size"] = 64.into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: text_encoder/config.json hidden_size 64 does not match unet/config.json cross_attention_dim 32")
+    );
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("vae_decoder/config.json"), |v| {
+        v["latent_channels"] = 8.into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: unet/config.json in_channels 4 does not match vae_decoder/config.json latent_channels 8")
+    );
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    std::fs::write(copy.path().join("unet/config.json"), "{ not json").unwrap();
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: unet/config.json is not valid JSON: key must be a string at line 1 column 3")
+    );
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("scheduler/scheduler_config.json"), |v| {
+        v["beta_schedule"] = "sigmoid".into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: scheduler/scheduler_config.json: beta_schedule `sigmoid` is not supported")
+    );
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("model_index.json"), |v| {
+        v["t2v_defaults"]["scheduler"] = "pndm".into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!(
+            "model folder {d}: model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler"
+        )
+    );
+}
+
+#[test]
+fn unreadable_tokenizers_are_reported() {
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    std::fs::write(copy.path().join("tokenizer/tokenizer.json"), "garbage").unwrap();
+    let err = open_err(copy.path());
+    let prefix = format!("model folder {d}: tokenizer/tokenizer.json cannot be read: ");
+    assert!(err.starts_with(&prefix), "{err}");
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    for f in ["tokenizer.json", "merges.txt"] {
+        std::fs::remove_file(copy.path().join("tokenizer").join(f)).unwrap();
+    }
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: tokenizer/merges.txt is missing (and there is no tokenizer/tokenizer.json)")
+    );
+
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("tokenizer/tokenizer_config.json"), |v| {
+        v["pad_token"] = "<pad>".into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: tokenizer: pad_token `<pad>` is not in the vocabulary")
+    );
+}
+
+#[test]
+fn truncated_model_is_reported_when_loading() {
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    let unet = copy.path().join("unet/model.onnx");
+    let bytes = std::fs::read(&unet).unwrap();
+    std::fs::write(&unet, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(
+        ModelPackage::open(copy.path()).is_ok(),
+        "open does not parse ONNX"
+    );
+    let err = load_err(copy.path());
+    assert!(
+        err.starts_with(&format!(
+            "model folder {d}: unet/model.onnx cannot be loaded: "
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn onnx_shapes_that_disagree_with_configs_are_reported() {
+    // Consistent configs that promise 64-wide text embeddings; the ONNX models are 32-wide.
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("text_encoder/config.json"), |v| {
+        v["hidden_size"] = 64.into()
+    });
+    common::edit_json(&copy.path().join("unet/config.json"), |v| {
+        v["cross_attention_dim"] = 64.into()
+    });
+    assert_eq!(
+        load_err(copy.path()),
+        format!(
+            "model folder {d}: text_encoder/model.onnx: output `last_hidden_state` has size 32 on axis 2, but text_encoder/config.json hidden_size says 64"
+        )
+    );
+
+    // A text encoder in the UNet's place: wrong input names.
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    std::fs::copy(
+        copy.path().join("text_encoder/model.onnx"),
+        copy.path().join("unet/model.onnx"),
+    )
+    .unwrap();
+    assert_eq!(
+        load_err(copy.path()),
+        format!("model folder {d}: unet/model.onnx: has no input `sample` (its inputs: input_ids)")
+    );
+}
+
+fn request(package: &ModelPackage) -> Request {
+    Request::with_defaults(package.defaults(), "a cat")
+}
+
+#[test]
+fn bad_request_values_are_explained() {
+    let package = ModelPackage::open(common::package()).unwrap();
+    let check = |edit: &dyn Fn(&mut Request), text: &str| {
+        let mut r = request(&package);
+        edit(&mut r);
+        assert_eq!(package.validate(&r).unwrap_err().to_string(), text);
+    };
+    assert!(package.validate(&request(&package)).is_ok());
+    check(
+        &|r| r.steps = 0,
+        "invalid request: steps must be between 1 and 1000 (got 0)",
+    );
+    check(
+        &|r| r.steps = 1001,
+        "invalid request: steps must be between 1 and 1000 (got 1001)",
+    );
+    check(
+        &|r| r.frames = 0,
+        "invalid request: frames must be between 1 and 8 (got 0)",
+    );
+    check(
+        &|r| r.frames = 9,
+        "invalid request: frames must be between 1 and 8 (got 9)",
+    );
+    check(
+        &|r| r.width = 30,
+        "invalid request: width must be a multiple of 4 between 4 and 4096 (got 30)",
+    );
+    check(
+        &|r| r.height = 0,
+        "invalid request: height must be a multiple of 4 between 4 and 4096 (got 0)",
+    );
+    check(
+        &|r| r.height = 4100,
+        "invalid request: height must be a multiple of 4 between 4 and 4096 (got 4100)",
+    );
+    check(
+        &|r| r.guidance = f32::NAN,
+        "invalid request: guidance must be a finite number (got NaN)",
+    );
+    check(
+        &|r| {
+            r.scheduler = SchedulerKind::Lcm;
+            r.steps = 60
+        },
+        "invalid request: LCM takes at most 50 steps (got 60)",
+    );
+    // Empty prompts are fine; long ones are truncated by the tokenizer.
+    let mut long = request(&package);
+    long.prompt = "x".repeat(10_000);
+    assert!(package.validate(&long).is_ok());
+}
+
+#[test]
+fn explicit_latents_must_fit_the_request() {
+    common::init_runtime();
+    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let r = Request::with_defaults(model.defaults(), "");
+    let err = model
+        .generate_from_latents(&r, &[0.0; 10], &mut |_| Flow::Continue)
+        .unwrap_err();
+    assert!(matches!(err, EngineError::InvalidRequest(_)));
+    assert_eq!(
+        err.to_string(),
+        "invalid request: initial latents have 10 values, expected 2304 ([1, 4, 3, 12, 16])"
+    );
+}
+
+#[test]
+fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
+    common::init_runtime();
+    let options = RuntimeOptions {
+        device: t2v_engine::Device::Cuda,
+        intra_threads: 1,
+    };
+    let model = shared_model(&common::package(), &options).unwrap();
+    match model.device() {
+        t2v_engine::Device::Cpu => assert_eq!(
+            model.device_note(),
+            Some("this ONNX Runtime has no CUDA support; running on the CPU"),
+            "the CPU-only build"
+        ),
+        t2v_engine::Device::Cuda => assert_eq!(model.device_note(), None),
+    }
+    let r = Request::with_defaults(model.defaults(), "a cat");
+    assert_eq!(
+        model
+            .generate(&r, &mut |_| Flow::Continue)
+            .unwrap()
+            .frames
+            .len(),
+        3
+    );
+}
