@@ -1,0 +1,44 @@
+//! Shared set-up of the integration tests: the built bundle, a tiny model, and an instance
+//! configured to generate it quickly into a private cache folder.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use ofx_host::{default_bundle, Context, HostConfig, Instance, Session};
+use std::path::{Path, PathBuf};
+
+/// The committed tiny ModelScope-layout fixture (32×24, 3 frames, 4 DDIM steps).
+pub fn fixture_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/tiny-modelscope").canonicalize().expect("models/fixtures/tiny-modelscope exists")
+}
+
+/// The bundle, with a clear failure when it has not been built.
+pub fn bundle() -> PathBuf {
+    let bundle = default_bundle();
+    assert!(
+        bundle.join("Contents").is_dir(),
+        "{} is missing: run `cargo run -p bundle -- build` (or set T2V_BUNDLE)",
+        bundle.display()
+    );
+    bundle
+}
+
+/// A host whose project is the fixture's native size and 3 frames long.
+pub fn host(base: HostConfig) -> HostConfig {
+    HostConfig { project_size: (32.0, 24.0), frame_range: (0.0, 2.0), ..base }
+}
+
+pub fn load(config: HostConfig) -> Session {
+    Session::load(&bundle(), host(config)).expect("the bundle loads and describes")
+}
+
+/// An instance generating the fixture at native size, one generated frame per timeline frame,
+/// caching into `cache`.
+pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Instance<'s> {
+    let instance = session.create_instance(context).expect("instance created");
+    instance.set_param("customModel", fixture_model().to_string_lossy().as_ref()).unwrap();
+    instance.set_param("cacheFolder", cache.to_string_lossy().as_ref()).unwrap();
+    instance.set_param("outputSize", 1).unwrap();
+    instance.set_param("timing", 2).unwrap();
+    instance.set_param("prompt", "a red ball\nbouncing on grass").unwrap();
+    instance
+}
