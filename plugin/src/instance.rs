@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use parking_lot::Mutex;
+
 use clip_cache::ClipCache;
 use ofx_sys::*;
 
@@ -18,8 +20,11 @@ use crate::settings::Settings;
 /// Per-instance state, owned through `kOfxPropInstanceData`.
 #[derive(Default)]
 struct InstanceData {
-    /// A persistent error message is showing (cleared after the next good render).
+    /// A persistent message is showing (cleared after the next good render).
     showing_error: AtomicBool,
+    /// The last message shown: repeating it on every frame would stack up dialogs on hosts without
+    /// persistent messages.
+    last_message: Mutex<Option<String>>,
 }
 
 pub fn create(effect: &Effect) -> Result<OfxStatus> {
@@ -59,24 +64,35 @@ fn with_data(effect: &Effect, f: impl FnOnce(&InstanceData)) {
 
 /// Shows `text` as the instance's persistent error.
 pub fn show_error(effect: &Effect, text: &str) {
-    let text = format!("Text to Video: {text}");
-    log::error!("{text}");
-    message::set_persistent(&effect.suites, effect.raw(), message::Kind::Error, &text);
-    with_data(effect, |d| d.showing_error.store(true, Ordering::Relaxed));
+    log::error!("Text to Video: {text}");
+    show(effect, message::Kind::Error, text);
 }
 
 /// Shows a problem that did not stop the render (for example a full disk: the clip lives in memory only).
 pub fn show_warning(effect: &Effect, text: &str) {
-    let text = format!("Text to Video: {text}");
-    log::warn!("{text}");
-    message::set_persistent(&effect.suites, effect.raw(), message::Kind::Warning, &text);
-    with_data(effect, |d| d.showing_error.store(true, Ordering::Relaxed));
+    log::warn!("Text to Video: {text}");
+    show(effect, message::Kind::Warning, text);
 }
 
-/// Clears the persistent error after a good render.
+fn show(effect: &Effect, kind: message::Kind, text: &str) {
+    let text = format!("Text to Video: {text}");
+    let mut repeated = false;
+    with_data(effect, |d| {
+        let mut last = d.last_message.lock();
+        repeated = d.showing_error.load(Ordering::Relaxed) && last.as_deref() == Some(&text);
+        *last = Some(text.clone());
+        d.showing_error.store(true, Ordering::Relaxed);
+    });
+    if !repeated {
+        message::set_persistent(&effect.suites, effect.raw(), kind, &text);
+    }
+}
+
+/// Clears the persistent message after a good render.
 pub fn clear_error(effect: &Effect) {
     with_data(effect, |d| {
         if d.showing_error.swap(false, Ordering::Relaxed) {
+            *d.last_message.lock() = None;
             message::clear_persistent(&effect.suites, effect.raw());
         }
     });

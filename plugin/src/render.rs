@@ -130,12 +130,11 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
     let fetched = if may_generate {
-        Some(generate::get_or_generate(
-            effect,
-            &job,
-            &settings.cache_folder,
-            settings.gpu,
-        )?)
+        let got = generate::get_or_generate(effect, &job, &settings.cache_folder, settings.gpu);
+        if let Err(Failure::Error(e)) = &got {
+            session::set_status(&key, format!("Failed: {}", e.message));
+        }
+        Some(got?)
     } else {
         generate::peek(&job, &settings.cache_folder)
     };
@@ -275,5 +274,67 @@ fn spec_bytes(p: &Placement, w: Window) -> Vec<u8> {
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         Failure::Error(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Project {
+        Project {
+            extent: (1920.0, 1080.0),
+            pixel_aspect: 1.0,
+            fps: 24.0,
+        }
+    }
+
+    #[test]
+    fn render_windows_become_top_down_canvas_windows() {
+        let canvas = Canvas::new(&project(), [0.5, 0.5]);
+        assert_eq!(canvas.size, (960.0, 540.0));
+        // The bottom 10 rows of the half-scale frame are the last 10 canvas rows.
+        assert_eq!(
+            canvas.window([0, 0, 960, 10]),
+            Window {
+                x0: 0,
+                y0: 530,
+                width: 960,
+                height: 10
+            }
+        );
+        assert_eq!(canvas.window([100, 530, 50, 540]).width, 0);
+    }
+
+    #[test]
+    fn anamorphic_projects_count_pixels_not_canonical_units() {
+        let p = Project {
+            extent: (1024.0, 576.0),
+            pixel_aspect: 1024.0 / 720.0,
+            ..project()
+        };
+        let (w, h) = p.pixels();
+        assert!((w - 720.0).abs() < 1e-9 && h == 576.0);
+    }
+
+    #[test]
+    fn placeholders_are_small_with_the_clip_aspect() {
+        assert_eq!(preview_size(1024, 576), (256, 144));
+        assert_eq!(preview_size(64, 48), (64, 48));
+        assert_eq!(preview_size(0, 0), (1, 1));
+    }
+
+    #[test]
+    fn resize_specs_differ_when_the_window_or_placement_does() {
+        let p = place(crate::fit::FitMode::Fit, (64, 48), (1920.0, 1080.0), 1.0);
+        let w = Window {
+            x0: 0,
+            y0: 0,
+            width: 10,
+            height: 10,
+        };
+        let moved = Window { x0: 1, ..w };
+        assert_ne!(spec_bytes(&p, w), spec_bytes(&p, moved));
+        assert_eq!(spec_bytes(&p, w), spec_bytes(&p, w));
     }
 }
