@@ -42,12 +42,15 @@ pub fn pixel_bytes(depth: Depth, components: Components) -> usize {
     depth.bytes() * components.count()
 }
 
-/// Writes `rgba` (4 floats per pixel) into `out` (exactly `pixels * pixel_bytes` long), native endian.
-pub fn encode_row(rgba: &[f32], depth: Depth, components: Components, out: &mut [u8]) {
-    let channels: &[usize] = match components {
-        Components::Rgba => &[0, 1, 2, 3],
-        Components::Rgb => &[0, 1, 2],
-        Components::Alpha => &[3],
+/// Writes `rgba` (4 floats per pixel) into `out` (exactly `pixels * pixel_bytes` long), native endian;
+/// `bgr` stores blue first (Vegas's `kOfxImagePixelOrderBGRA`).
+pub fn encode_row(rgba: &[f32], depth: Depth, components: Components, bgr: bool, out: &mut [u8]) {
+    let channels: &[usize] = match (components, bgr) {
+        (Components::Rgba, false) => &[0, 1, 2, 3],
+        (Components::Rgba, true) => &[2, 1, 0, 3],
+        (Components::Rgb, false) => &[0, 1, 2],
+        (Components::Rgb, true) => &[2, 1, 0],
+        (Components::Alpha, _) => &[3],
     };
     let size = depth.bytes();
     let samples = rgba
@@ -112,10 +115,10 @@ mod tests {
     #[test]
     fn bytes_and_shorts_are_rounded_and_clamped() {
         let mut out = [0u8; 8];
-        encode_row(&PX, Depth::Byte, Components::Rgba, &mut out);
+        encode_row(&PX, Depth::Byte, Components::Rgba, false, &mut out);
         assert_eq!(out, [0, 128, 255, 255, 64, 255, 0, 0]);
         let mut out = [0u8; 12];
-        encode_row(&PX, Depth::Short, Components::Rgb, &mut out);
+        encode_row(&PX, Depth::Short, Components::Rgb, false, &mut out);
         let shorts: Vec<u16> = out
             .chunks(2)
             .map(|b| u16::from_ne_bytes([b[0], b[1]]))
@@ -126,16 +129,26 @@ mod tests {
     #[test]
     fn floats_pass_through_and_alpha_picks_the_fourth_channel() {
         let mut out = [0u8; 32];
-        encode_row(&PX, Depth::Float, Components::Rgba, &mut out);
+        encode_row(&PX, Depth::Float, Components::Rgba, false, &mut out);
         let floats: Vec<f32> = out
             .chunks(4)
             .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         assert_eq!(floats, PX);
         let mut out = [0u8; 2];
-        encode_row(&PX, Depth::Byte, Components::Alpha, &mut out);
+        encode_row(&PX, Depth::Byte, Components::Alpha, false, &mut out);
         assert_eq!(out, [255, 0]);
         assert_eq!(pixel_bytes(Depth::Half, Components::Rgb), 6);
+    }
+
+    #[test]
+    fn bgra_order_swaps_red_and_blue() {
+        let mut out = [0u8; 4];
+        encode_row(&PX[..4], Depth::Byte, Components::Rgba, true, &mut out);
+        assert_eq!(out, [255, 128, 0, 255]);
+        let mut out = [0u8; 3];
+        encode_row(&PX[..4], Depth::Byte, Components::Rgb, true, &mut out);
+        assert_eq!(out, [255, 128, 0]);
     }
 
     #[test]

@@ -71,11 +71,14 @@ pub fn clip_preferences(_effect: &Effect, out: PropSet) -> Result<OfxStatus> {
     Ok(kOfxStatOK)
 }
 
-/// General context: the clip lasts as long as its generated frames take at the chosen timing.
+/// General context: the clip lasts as long as its generated frames take at the chosen timing. Without a
+/// usable model the host keeps its default (the render reports the problem).
 pub fn time_domain(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
     let settings = Settings::read(&effect.params()?, 0.0)?;
     let project = Project::read(effect)?;
-    let job = job::job(&settings, project.pixels())?;
+    let Ok(job) = job::job(&settings, project.pixels()) else {
+        return Ok(kOfxStatReplyDefault);
+    };
     let map = time_map(&settings, &job, &project, 0.0, 0.0);
     let length = map.natural_length(job.request.frames as usize);
     out.set_doubles(kOfxImageEffectPropFrameRange, &[0.0, length as f64 - 1.0])?;
@@ -236,14 +239,14 @@ fn clip_rect([x1, y1, x2, y2]: [i32; 4], image: &Image) -> [i32; 4] {
 }
 
 fn write_window(image: &mut Image, canvas: &Canvas, window: Window, rgba: &[f32]) {
-    let (depth, components) = (image.depth, image.components);
+    let (depth, components, bgr) = (image.depth, image.components, image.bgr);
     let x1 = window.x0 as i32;
     let x2 = x1 + window.width as i32;
     for row in 0..window.height {
         let y = (canvas.top - window.y0 - 1 - row as i64) as i32;
         if let Some(dst) = image.row_mut(y, x1, x2) {
             let src = &rgba[row * window.width * 4..(row + 1) * window.width * 4];
-            encode_row(src, depth, components, dst);
+            encode_row(src, depth, components, bgr, dst);
         }
     }
 }

@@ -92,6 +92,8 @@ pub struct Image {
     pub row_bytes: isize,
     pub depth: Depth,
     pub components: Components,
+    /// Vegas may hand out BGRA images (`kOfxImagePropPixelOrder`).
+    pub bgr: bool,
 }
 
 impl Image {
@@ -104,6 +106,7 @@ impl Image {
             row_bytes: 0,
             depth: Depth::Float,
             components: Components::Rgba,
+            bgr: false,
         };
         // From here on a failure still releases the image (Drop).
         image.describe()
@@ -121,6 +124,9 @@ impl Image {
         let comps = p.get_string(kOfxImageEffectPropComponents, 0)?;
         self.components = components_from(&comps)
             .ok_or_else(|| Error::failed(format!("unsupported components {comps}")))?;
+        self.bgr = p
+            .get_string(kOfxImagePropPixelOrder, 0)
+            .is_ok_and(|order| order.as_bytes() == kOfxImagePixelOrderBGRA.to_bytes());
         let width = (x2 - x1).max(0) as usize;
         if self.data.is_null() && width > 0 && y2 > y1 {
             return Err(Error::failed("the host's output image has no pixel data"));
