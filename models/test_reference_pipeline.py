@@ -1,0 +1,106 @@
+"""The reference pipeline against diffusers (onnxruntime + numpy only; the fixtures hold diffusers' numbers):
+
+    python3 -m unittest models/test_reference_pipeline.py
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from reference_pipeline import ClipTokenizer, NoiseStream, Scheduler, generate, seeded_normals  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PACKAGE = FIXTURES / "tiny-modelscope"
+EXPECTED = FIXTURES / "tiny-modelscope-expected"
+
+
+def expected() -> dict:
+    return json.loads((EXPECTED / "expected.json").read_text())
+
+
+class NoiseTest(unittest.TestCase):
+    def test_known_values_and_stream_continuity(self):
+        # The same values engine/src/noise.rs checks.
+        np.testing.assert_allclose(seeded_normals(7, 3), [1.3649923, 0.14452122, -0.39652398], atol=1e-6)
+        s = NoiseStream(42)
+        parts = np.concatenate([s.take(3), s.take(1), s.take(7)])
+        np.testing.assert_array_equal(parts, seeded_normals(42, 11))
+
+
+class TokenizerTest(unittest.TestCase):
+    def test_matches_transformers_from_both_sources(self):
+        e = expected()
+        with tempfile.TemporaryDirectory() as tmp:
+            vocab_only = Path(tmp) / "tokenizer"
+            shutil.copytree(PACKAGE / "tokenizer", vocab_only)
+            (vocab_only / "tokenizer.json").unlink()
+            for folder in (PACKAGE / "tokenizer", vocab_only):
+                tok = ClipTokenizer(folder, 77)
+                self.assertEqual(tok.encode(e["prompt"]), e["prompt_ids"])
+                self.assertEqual(tok.encode(e["negative_prompt"]), e["negative_ids"])
+                long = tok.encode("a cat " * 100)
+                self.assertEqual(len(long), 77)
+                self.assertEqual(long[-1], tok.eos)
+
+
+class SchedulerTest(unittest.TestCase):
+    def test_trajectories_match_diffusers(self):
+        data = json.loads((FIXTURES / "schedulers.json").read_text())
+        n = data["trajectory_len"]
+        for case in data["cases"]:
+            label = f'{case["kind"]} / {case["config_name"]} / {case["steps"]}'
+            with self.subTest(label):
+                s = Scheduler(case["kind"], case["config"], case["steps"])
+                np.testing.assert_allclose(s.timesteps, case["timesteps"], rtol=1e-5, atol=1e-5)
+                if "sigmas" in case:
+                    np.testing.assert_allclose(s.sigmas, case["sigmas"], rtol=1e-5, atol=1e-5)
+                noise = NoiseStream(data["trajectory_seed"])
+                x = (noise.take(n) * np.float32(s.init_sigma)).astype(np.float32)
+                idx = np.arange(n, dtype=np.float64)
+                for i, t in enumerate(s.timesteps):
+                    inp = s.scale_model_input(i, x)
+                    np.testing.assert_allclose(inp, case["model_inputs"][i], rtol=1e-5, atol=1e-5)
+                    out = (0.9 * inp.astype(np.float64) + 0.2 * np.sin(idx + t / 100)).astype(np.float32)
+                    x = s.step(i, out, x, noise)
+                    np.testing.assert_allclose(x, case["samples"][i], rtol=1e-5, atol=1e-5)
+
+
+class PipelineTest(unittest.TestCase):
+    def test_frames_match_diffusers(self):
+        e = expected()
+        latents = np.fromfile(EXPECTED / "latents.f32", "<f4")
+        np.testing.assert_allclose(seeded_normals(e["seed"], latents.size), latents, atol=1e-6)
+        for kind, run in e["runs"].items():
+            with self.subTest(kind):
+                video = generate(PACKAGE, e["prompt"], e["negative_prompt"], seed=e["seed"], scheduler=kind)
+                self.assertEqual(video.shape, (e["frames"], e["height"], e["width"], 3))
+                want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
+                self.assertLess(float(np.abs(video - want).max()), 1e-3)
+
+    def test_reference_runs_are_reproducible(self):
+        """The committed reference frames (which the Rust engine also reproduces) still come out of this code."""
+        e = expected()
+        for kind, run in e["reference_runs"].items():
+            with self.subTest(kind):
+                video = generate(PACKAGE, e["prompt"], e["negative_prompt"], seed=e["seed"], scheduler=kind)
+                want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
+                self.assertLess(float(np.abs(video - want).max()), 1e-5)
+
+    def test_defaults_and_unguided(self):
+        video = generate(PACKAGE, "a cat", guidance=1.0, steps=2)
+        self.assertEqual(video.shape, (3, 24, 32, 3))
+        self.assertTrue(((video >= 0) & (video <= 1)).all())
+        again = generate(PACKAGE, "a cat", negative_prompt="ignored without guidance", guidance=1.0, steps=2)
+        np.testing.assert_array_equal(video, again)
+
+
+if __name__ == "__main__":
+    unittest.main()
