@@ -156,11 +156,19 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
         Err(_) => (0.0, 0.0),
     };
     let mut image = output.image(time)?;
-    let scale = image
-        .props()
-        .get_doubles::<2>(kOfxImageEffectPropRenderScale)
-        .or_else(|_| in_args.get_doubles::<2>(kOfxImageEffectPropRenderScale))
-        .unwrap_or([1.0, 1.0]);
+    let scale = pick_scale(
+        [
+            in_args
+                .get_doubles::<2>(kOfxImageEffectPropRenderScale)
+                .ok(),
+            image
+                .props()
+                .get_doubles::<2>(kOfxImageEffectPropRenderScale)
+                .ok(),
+        ],
+        image.bounds,
+        project.pixels(),
+    );
     let canvas = Canvas::new(&project, scale);
     let window = canvas.window(clip_rect([x1, y1, x2, y2], &image));
     if window.width == 0 || window.height == 0 {
@@ -230,6 +238,32 @@ impl Canvas {
             height: (y2 - y1).max(0) as usize,
         }
     }
+}
+
+/// The render scale to trust: the first candidate (action arguments, then the image) under which the
+/// image's bounds fit in the scaled project frame — Fusion reports 1/3 in one and 3 in the other while
+/// scrubbing. If none fits, the scale that makes the bounds cover the frame.
+fn pick_scale(candidates: [Option<[f64; 2]>; 2], bounds: OfxRectI, frame: (f64, f64)) -> [f64; 2] {
+    let fits = |s: &[f64; 2]| {
+        s[0] > 0.0
+            && s[1] > 0.0
+            && f64::from(bounds.x2) <= (frame.0 * s[0]).ceil() + 1.0
+            && f64::from(bounds.y2) <= (frame.1 * s[1]).ceil() + 1.0
+    };
+    candidates
+        .into_iter()
+        .flatten()
+        .find(fits)
+        .unwrap_or_else(|| {
+            let from = |extent: i32, size: f64| {
+                if size > 0.0 {
+                    f64::from(extent.max(1)) / size
+                } else {
+                    1.0
+                }
+            };
+            [from(bounds.x2, frame.0), from(bounds.y2, frame.1)]
+        })
 }
 
 /// The render window clipped to the image's bounds.
@@ -307,6 +341,42 @@ mod tests {
             }
         );
         assert_eq!(canvas.window([100, 530, 50, 540]).width, 0);
+    }
+
+    #[test]
+    fn trusts_the_scale_the_image_bounds_agree_with() {
+        let frame = (1920.0, 1080.0);
+        let rect = |x2, y2| OfxRectI {
+            x1: 0,
+            y1: 0,
+            x2,
+            y2,
+        };
+        let third = Some([1.0 / 3.0; 2]);
+        assert_eq!(
+            pick_scale([third, Some([3.0; 2])], rect(640, 360), frame),
+            [1.0 / 3.0; 2]
+        );
+        assert_eq!(
+            pick_scale([Some([3.0; 2]), third], rect(640, 360), frame),
+            [3.0; 2]
+        );
+        assert_eq!(
+            pick_scale([Some([1.0; 2]), None], rect(1920, 1080), frame),
+            [1.0; 2]
+        );
+        assert_eq!(
+            pick_scale([None, Some([0.5; 2])], rect(960, 540), frame),
+            [0.5; 2]
+        );
+        assert_eq!(
+            pick_scale([Some([0.25; 2]), None], rect(960, 540), frame),
+            [0.5, 0.5]
+        );
+        assert_eq!(
+            pick_scale([None, None], rect(1920, 1080), frame),
+            [1.0, 1.0]
+        );
     }
 
     #[test]
