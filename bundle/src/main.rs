@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p bundle -- build [--release]
 //! cargo run -p bundle -- fetch-ort
-//! cargo run -p bundle -- install [--dest DIR] [--release]
+//! cargo run -p bundle -- install [--dest DIR]
 //! ```
 
 mod cli;
