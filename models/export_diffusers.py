@@ -65,10 +65,11 @@ class TextEncoderForExport(torch.nn.Module):
 def _finish_onnx(tmp_file: Path, out_dir: Path, external: str) -> None:
     """Load the exported graph with its weights, pin the IR version and save it as model.onnx,
     merging all weights into one model.onnx_data when asked or when the model is too large."""
+    # The exporter spills large models into one file per weight next to model.onnx: count them all.
+    size = sum(f.stat().st_size for f in tmp_file.parent.iterdir() if f.is_file())
     model = onnx.load(str(tmp_file), load_external_data=True)
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     out_dir.mkdir(parents=True, exist_ok=True)
-    size = model.ByteSize()
     use_external = external == "always" or (external == "auto" and size > INLINE_LIMIT_BYTES)
     for stale in ("model.onnx", "model.onnx_data"):
         (out_dir / stale).unlink(missing_ok=True)
@@ -105,6 +106,8 @@ def _export(module, args, names_in, names_out, dynamic_axes, out_dir: Path, exte
 
 
 def _write_json(path: Path, value) -> None:
+    # Where the source was loaded from means nothing in the package (and would leak local paths).
+    value = {k: v for k, v in value.items() if k != "_name_or_path"}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 

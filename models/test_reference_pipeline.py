@@ -85,6 +85,15 @@ class PipelineTest(unittest.TestCase):
                 want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
                 self.assertLess(float(np.abs(video - want).max()), 1e-3)
 
+    def test_f16_and_integer_io(self):
+        """fp16 exports' I/O (f16 floats, int32 ids, int64 timestep): within f16 rounding of diffusers' f32 run."""
+        e = expected()
+        run = e["f16io_runs"]["ddim"]
+        video = generate(FIXTURES / "tiny-modelscope-f16io", e["prompt"], e["negative_prompt"], seed=e["seed"],
+                         scheduler="ddim")
+        want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
+        self.assertLess(float(np.abs(video - want).max()), 1e-2)
+
     def test_reference_runs_are_reproducible(self):
         """The committed reference frames (which the Rust engine also reproduces) still come out of this code."""
         e = expected()

@@ -245,3 +245,27 @@ fn remaining_schedulers_match_the_python_reference() {
         assert!(diff < 1e-3, "{name}: max abs diff {diff}");
     }
 }
+
+/// fp16 exports' I/O: f16 floats in and out, int32 token ids, int64 [B] timestep (tiny-modelscope-f16io).
+#[test]
+fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
+    common::init_runtime();
+    let e = expected();
+    let model = shared_model(
+        &common::fixtures().join("tiny-modelscope-f16io"),
+        &RuntimeOptions::default(),
+    )
+    .unwrap();
+    let run = &e["f16io_runs"]["ddim"];
+    let want = common::read_f32(
+        &common::fixtures()
+            .join("tiny-modelscope-expected")
+            .join(run["file"].as_str().unwrap()),
+    );
+    let video = model
+        .generate(&request(&e, SchedulerKind::Ddim), &mut continue_always)
+        .unwrap();
+    let diff = max_abs_diff(&video, &want);
+    eprintln!("f16 I/O: max abs diff vs diffusers (f32 throughout): {diff}");
+    assert!(diff < 1e-2, "max abs diff {diff}");
+}
