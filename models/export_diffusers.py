@@ -82,6 +82,8 @@ def _finish_onnx(tmp_file: Path, out_dir: Path, external: str) -> None:
             location="model.onnx_data",
             size_threshold=1024,
         )
+        # onnx creates the data file owner-only; packages are installed for every user.
+        (out_dir / "model.onnx_data").chmod(0o644)
     else:
         onnx.save_model(model, str(out_dir / "model.onnx"))
     onnx.checker.check_model(str(out_dir / "model.onnx"))
