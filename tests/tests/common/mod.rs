@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// The committed tiny ModelScope-layout fixture (32×24, 3 frames, 4 DDIM steps).
 pub fn fixture_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/tiny-modelscope").canonicalize().expect("models/fixtures/tiny-modelscope exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/fixtures/tiny-modelscope")
+        .canonicalize()
+        .expect("models/fixtures/tiny-modelscope exists")
 }
 
 /// The bundle, with a clear failure when it has not been built.
@@ -24,7 +27,11 @@ pub fn bundle() -> PathBuf {
 
 /// A host whose project is the fixture's native size and 3 frames long.
 pub fn host(base: HostConfig) -> HostConfig {
-    HostConfig { project_size: (32.0, 24.0), frame_range: (0.0, 2.0), ..base }
+    HostConfig {
+        project_size: (32.0, 24.0),
+        frame_range: (0.0, 2.0),
+        ..base
+    }
 }
 
 pub fn load(config: HostConfig) -> Session {
@@ -35,10 +42,16 @@ pub fn load(config: HostConfig) -> Session {
 /// caching into `cache`.
 pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Instance<'s> {
     let instance = session.create_instance(context).expect("instance created");
-    instance.set_param("customModel", fixture_model().to_string_lossy().as_ref()).unwrap();
-    instance.set_param("cacheFolder", cache.to_string_lossy().as_ref()).unwrap();
+    instance
+        .set_param("customModel", fixture_model().to_string_lossy().as_ref())
+        .unwrap();
+    instance
+        .set_param("cacheFolder", cache.to_string_lossy().as_ref())
+        .unwrap();
     instance.set_param("outputSize", 1).unwrap();
     instance.set_param("timing", 2).unwrap();
-    instance.set_param("prompt", "a red ball\nbouncing on grass").unwrap();
+    instance
+        .set_param("prompt", "a red ball\nbouncing on grass")
+        .unwrap();
     instance
 }

@@ -1,0 +1,231 @@
+//! Load and describe, as an editor does before any instance exists: identity, menu, contexts,
+//! clips, the parameter contract of docs/ARCHITECTURE.md — and no ONNX Runtime or model loaded.
+//! (No renders in this file: the ONNX Runtime check relies on it.)
+
+mod common;
+
+use ofx_host::{Context, HostConfig, Value};
+use ofx_sys::*;
+
+fn strings(props: &ofx_host::PropertySet, name: &std::ffi::CStr) -> Vec<String> {
+    props.strings(name)
+}
+
+#[test]
+fn identity_menu_contexts_and_depths() {
+    let session = common::load(HostConfig::default());
+    assert_eq!(
+        session.identity(),
+        ("org.texttovideo.TextToVideo".to_string(), 1, 0)
+    );
+    let d = session.descriptor();
+    assert_eq!(d.string(kOfxPropLabel, 0).as_deref(), Some("Text to Video"));
+    assert_eq!(
+        d.string(kOfxImageEffectPluginPropGrouping, 0).as_deref(),
+        Some("AI/Generate")
+    );
+    let contexts = strings(d, kOfxImageEffectPropSupportedContexts);
+    for c in [
+        "OfxImageEffectContextGenerator",
+        "OfxImageEffectContextGeneral",
+    ] {
+        assert!(
+            contexts.iter().any(|x| x == c),
+            "{c} missing from {contexts:?}"
+        );
+    }
+    let depths = strings(d, kOfxImageEffectPropSupportedPixelDepths);
+    for depth in [
+        "OfxBitDepthFloat",
+        "OfxBitDepthShort",
+        "OfxBitDepthByte",
+        "OfxBitDepthHalf",
+    ] {
+        assert!(
+            depths.iter().any(|x| x == depth),
+            "{depth} missing from {depths:?}"
+        );
+    }
+    assert_eq!(
+        d.string(kOfxImageEffectPluginRenderThreadSafety, 0)
+            .as_deref(),
+        Some("OfxImageEffectRenderFullySafe")
+    );
+    session.unload().unwrap();
+}
+
+#[test]
+fn half_is_offered_only_where_the_host_has_it() {
+    let session = common::load(HostConfig::resolve());
+    let depths = strings(
+        session.descriptor(),
+        kOfxImageEffectPropSupportedPixelDepths,
+    );
+    assert!(!depths.iter().any(|x| x == "OfxBitDepthHalf"), "{depths:?}");
+}
+
+#[test]
+fn both_contexts_define_an_output_and_only_optional_inputs() {
+    let session = common::load(HostConfig::default());
+    for context in [Context::Generator, Context::General] {
+        let description = session.describe_in_context(context).unwrap();
+        let names: Vec<&str> = description.clips.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"Output"), "{context:?}: {names:?}");
+        for (name, props) in &description.clips {
+            if name != "Output" {
+                assert_eq!(
+                    props.int(kOfxImageClipPropOptional, 0),
+                    Some(1),
+                    "{context:?}: clip {name} must be optional"
+                );
+            }
+        }
+    }
+    let general = session.describe_in_context(Context::General).unwrap();
+    assert!(
+        general.clips.iter().any(|(n, _)| n == "Source"),
+        "General context needs the optional Source clip"
+    );
+}
+
+#[test]
+fn parameters_follow_the_contract() {
+    let session = common::load(HostConfig::default());
+    let instance = session.create_instance(Context::Generator).unwrap();
+    let names = instance.param_names();
+    let expect = |name: &str, ty: &std::ffi::CStr| {
+        let props = instance
+            .param_props(name)
+            .unwrap_or_else(|| panic!("parameter {name} missing from {names:?}"));
+        assert_eq!(
+            props.string(kOfxParamPropType, 0).as_deref(),
+            Some(ty.to_str().unwrap()),
+            "type of {name}"
+        );
+        props
+    };
+    for name in ["prompt", "negativePrompt"] {
+        let props = expect(name, kOfxParamTypeString);
+        assert_eq!(
+            props.string(kOfxParamPropStringMode, 0).as_deref(),
+            Some("OfxParamStringIsMultiLine"),
+            "{name}"
+        );
+        assert_eq!(
+            props.int(kOfxParamPropEvaluateOnChange, 0),
+            Some(0),
+            "{name} must not re-render per keystroke"
+        );
+    }
+    for name in ["customModel", "cacheFolder"] {
+        let props = expect(name, kOfxParamTypeString);
+        assert_eq!(
+            props.string(kOfxParamPropStringMode, 0).as_deref(),
+            Some("OfxParamStringIsDirectoryPath"),
+            "{name}"
+        );
+    }
+    for name in ["newSeed", "generate", "clearClip", "clearAll"] {
+        expect(name, kOfxParamTypePushButton);
+    }
+    for name in ["seed", "steps", "frames", "width", "height"] {
+        let props = expect(name, kOfxParamTypeInteger);
+        for range in [
+            kOfxParamPropMin,
+            kOfxParamPropMax,
+            kOfxParamPropDisplayMin,
+            kOfxParamPropDisplayMax,
+        ] {
+            assert!(
+                props.get(range).is_some(),
+                "{name} lacks {range:?} (Resolve clamps without it)"
+            );
+        }
+    }
+    let guidance = expect("guidance", kOfxParamTypeDouble);
+    for range in [
+        kOfxParamPropMin,
+        kOfxParamPropMax,
+        kOfxParamPropDisplayMin,
+        kOfxParamPropDisplayMax,
+    ] {
+        assert!(
+            matches!(guidance.get(range), Some(Value::Double(_))),
+            "guidance lacks {range:?}"
+        );
+    }
+    let choices = [
+        ("scheduler", 7),
+        ("outputSize", 3),
+        ("fitMode", 3),
+        ("timing", 3),
+        ("pastEnd", 3),
+        ("device", 2),
+    ];
+    for (name, count) in choices {
+        let options = expect(name, kOfxParamTypeChoice).strings(kOfxParamPropChoiceOption);
+        assert_eq!(options.len(), count, "{name}: {options:?}");
+    }
+    assert!(!expect("model", kOfxParamTypeChoice)
+        .strings(kOfxParamPropChoiceOption)
+        .is_empty());
+    expect("autoGenerate", kOfxParamTypeBoolean);
+    let status = expect("status", kOfxParamTypeString);
+    let label =
+        status.string(kOfxParamPropStringMode, 0).as_deref() == Some("OfxParamStringIsLabel");
+    assert!(
+        label || status.int(kOfxParamPropEnabled, 0) == Some(0),
+        "status must be read-only"
+    );
+    // every parameter sits on a page
+    let pages: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            instance
+                .param_props(n)
+                .unwrap()
+                .string(kOfxParamPropType, 0)
+                .as_deref()
+                == Some("OfxParamTypePage")
+        })
+        .cloned()
+        .collect();
+    let children: Vec<String> = pages
+        .iter()
+        .flat_map(|p| {
+            instance
+                .param_props(p)
+                .unwrap()
+                .strings(kOfxParamPropPageChild)
+        })
+        .collect();
+    for name in [
+        "prompt",
+        "seed",
+        "model",
+        "steps",
+        "outputSize",
+        "timing",
+        "device",
+        "cacheFolder",
+        "status",
+    ] {
+        assert!(
+            children.iter().any(|c| c == name),
+            "{name} is on no page ({pages:?})"
+        );
+    }
+    instance.destroy().unwrap();
+}
+
+#[test]
+fn describe_loads_neither_onnx_runtime_nor_a_model() {
+    let session = common::load(HostConfig::default());
+    session.describe_in_context(Context::Generator).unwrap();
+    session.describe_in_context(Context::General).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    assert!(
+        !maps.contains("libonnxruntime"),
+        "ONNX Runtime was loaded during describe"
+    );
+}
