@@ -65,8 +65,19 @@ def seeded_normals(seed: int, count: int) -> np.ndarray:
 
 # ---- tokenizer ---------------------------------------------------------------------------------------------
 
-# CLIP's split pattern with the stdlib `re`: [^\W\d_] is a letter, \d a digit, the rest punctuation/symbols.
-_CLIP_SPLIT = re.compile(r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+")
+# The Unicode classes tokenizers' regexes use, for the stdlib `re`: [^\W\d_] is a letter, \d a digit.
+_UNICODE_CLASSES = [(r"[\p{L}]+", r"[^\W\d_]+"), (r"[\p{N}]", r"\d"), (r"[^\s\p{L}\p{N}]+", r"(?:[^\s\w]|_)+"),
+                    (r"\p{L}+", r"[^\W\d_]+"), (r"\p{N}+", r"\d+"), (r"[^\s\p{L}\p{N}]+", r"(?:[^\s\w]|_)+")]
+_GPT2_SPLIT = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+")
+_CLIP_SPLIT = r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"
+
+
+def _regex(pattern: str) -> re.Pattern:
+    for ours, stdlib in _UNICODE_CLASSES:
+        pattern = pattern.replace(ours, stdlib)
+    if r"\p{" in pattern:
+        raise ValueError(f"unsupported tokenizer pattern {pattern!r}")
+    return re.compile(pattern)
 
 
 def _byte_chars() -> dict[int, str]:
@@ -80,9 +91,32 @@ def _byte_chars() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
-class ClipTokenizer:
-    """CLIP's byte-level BPE from the package's tokenizer folder (tokenizer.json, else vocab.json + merges.txt),
-    framed and padded the way the engine does it: [bos, text…, eos, pad…] of a fixed length."""
+def _clip_spec(vocab: dict, merges: list, config: dict) -> dict:
+    """The tokenizer.json transformers writes for a CLIP vocab.json + merges.txt."""
+    def tok(key, default):
+        t = config.get(key, default)
+        return t.get("content", default) if isinstance(t, dict) else t
+
+    bos, eos = tok("bos_token", "<|startoftext|>"), tok("eos_token", "<|endoftext|>")
+    specials = {bos, eos, tok("unk_token", "<|endoftext|>"), tok("pad_token", "<|endoftext|>")}
+    return {
+        "added_tokens": [{"content": t, "id": vocab[t]} for t in specials if t in vocab],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "NFC"}, {"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "}, {"type": "Lowercase"}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": _CLIP_SPLIT}, "behavior": "Removed", "invert": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True}]},
+        "model": {"type": "BPE", "vocab": vocab, "merges": merges, "end_of_word_suffix": "</w>",
+                  "unk_token": tok("unk_token", "<|endoftext|>")},
+        "post_processor": {"type": "RobertaProcessing", "sep": [eos, vocab[eos]], "cls": [bos, vocab[bos]]},
+        "padding": None,
+    }
+
+
+class PromptTokenizer:
+    """Prompt → a fixed number of ids, by the rules of engine/src/tokenizer.rs: tokenizer.json as it is (the
+    pieces these packages use: NFC/Lowercase/Replace normalizers, Split/Whitespace/ByteLevel pre-tokenizers, BPE or
+    WordLevel, Roberta/Bert/Template post-processors), else CLIP's vocab.json + merges.txt."""
 
     def __init__(self, folder: Path, max_length: int):
         config: dict = {}
@@ -90,45 +124,117 @@ class ClipTokenizer:
             if (folder / name).exists():
                 config.update(json.loads((folder / name).read_text()))
         if (folder / "tokenizer.json").exists():
-            model = json.loads((folder / "tokenizer.json").read_text())["model"]
-            self.vocab = model["vocab"]
-            merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+            spec = json.loads((folder / "tokenizer.json").read_text())
         else:
-            self.vocab = json.loads((folder / "vocab.json").read_text())
+            vocab = json.loads((folder / "vocab.json").read_text())
             lines = (folder / "merges.txt").read_text().split("\n")
-            merges = [tuple(line.split(" ", 1)) for line in lines if line and not line.startswith("#version")]
-        self.ranks = {m: i for i, m in enumerate(merges)}
+            spec = _clip_spec(vocab, [ln for ln in lines if ln and not ln.startswith("#version")], config)
+        self.spec, model = spec, spec["model"]
+        self.vocab = model["vocab"]
+        self.ranks = {(tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m)): i
+                      for i, m in enumerate(model.get("merges", []))}
+        self.unk = self.vocab.get(model.get("unk_token"))
         self.bytes = _byte_chars()
+        padding = spec.get("padding") or {}
+        fixed = (padding.get("strategy") or {}).get("Fixed") if isinstance(padding.get("strategy"), dict) else None
+        self.length = int(fixed or min(max_length, config.get("model_max_length", max_length)))
+        pad = config.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        self.pad = padding["pad_id"] if padding else (self.vocab[pad] if pad else self.vocab.get("<|endoftext|>", 0))
 
-        def special(key: str, default: str) -> int:
-            tok = config.get(key, default)
-            tok = tok.get("content", default) if isinstance(tok, dict) else tok
-            return self.vocab[tok]
+    def _normalize(self, n, text: str) -> str:
+        if n is None:
+            return text
+        kind = n["type"]
+        if kind == "Sequence":
+            for sub in n["normalizers"]:
+                text = self._normalize(sub, text)
+            return text
+        if kind in ("NFC", "NFD", "NFKC", "NFKD"):
+            return unicodedata.normalize(kind, text)
+        if kind == "Lowercase":
+            return text.lower()
+        if kind == "Replace":
+            pat = n["pattern"]
+            return _regex(pat["Regex"]).sub(n["content"], text) if "Regex" in pat else text.replace(pat["String"], n["content"])
+        raise ValueError(f"unsupported normalizer {kind}")
 
-        self.bos = special("bos_token", "<|startoftext|>")
-        self.eos = special("eos_token", "<|endoftext|>")
-        self.pad = special("pad_token", "<|endoftext|>")
-        self.unk = special("unk_token", "<|endoftext|>")
-        self.length = int(min(max_length, config.get("model_max_length", max_length)))
+    def _pre(self, p, pieces: list[str]) -> list[str]:
+        if p is None:
+            return pieces
+        kind = p["type"]
+        if kind == "Sequence":
+            for sub in p["pretokenizers"]:
+                pieces = self._pre(sub, pieces)
+            return pieces
+        if kind == "Whitespace":
+            return [w for x in pieces for w in re.findall(r"\w+|[^\w\s]+", x)]
+        if kind == "WhitespaceSplit":
+            return [w for x in pieces for w in x.split()]
+        if kind == "Split" and p["behavior"] == "Removed":
+            pat = p["pattern"]
+            rx = _regex(pat["Regex"]) if "Regex" in pat else re.compile(re.escape(pat["String"]))
+            return [w for x in pieces for w in (rx.findall(x) if p.get("invert") else rx.split(x)) if w]
+        if kind == "ByteLevel":
+            if p.get("add_prefix_space"):
+                pieces = [x if x.startswith(" ") else " " + x for x in pieces[:1]] + pieces[1:]
+            if p.get("use_regex", True):
+                pieces = [w for x in pieces for w in _GPT2_SPLIT.findall(x)]
+            return ["".join(self.bytes[b] for b in x.encode("utf-8")) for x in pieces]
+        raise ValueError(f"unsupported pre-tokenizer {kind}")
 
-    def _bpe(self, word: str) -> list[str]:
-        parts = list(word[:-1]) + [word[-1] + "</w>"]
+    def _bpe(self, word: str, suffix: str) -> list[str]:
+        parts = list(word[:-1]) + [word[-1] + suffix]
         while len(parts) > 1:
-            pairs = [(self.ranks.get((a, b), 1 << 60), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
-            rank, i = min(pairs)
+            rank, i = min((self.ranks.get((a, b), 1 << 60), i) for i, (a, b) in enumerate(zip(parts, parts[1:])))
             if rank == 1 << 60:
                 break
             parts[i:i + 2] = [parts[i] + parts[i + 1]]
         return parts
 
+    def _frame(self, ids: list[int]) -> list[int]:
+        pp = self.spec.get("post_processor")
+        if pp is None:
+            return ids
+        if pp["type"] in ("RobertaProcessing", "BertProcessing"):
+            return [pp["cls"][1]] + ids + [pp["sep"][1]]
+        if pp["type"] == "TemplateProcessing":
+            out = []
+            for item in pp["single"]:
+                if "Sequence" in item:
+                    out += ids
+                else:
+                    out += pp["special_tokens"][item["SpecialToken"]["id"]]["ids"]
+            return out
+        raise ValueError(f"unsupported post-processor {pp['type']}")
+
     def encode(self, text: str) -> list[int]:
-        text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).lower()
+        model = self.spec["model"]
+        added = {t["content"]: t["id"] for t in self.spec.get("added_tokens", [])}
+        # Added tokens match first, on the raw text; the text between them is tokenized piece by piece.
+        segments = re.split("(" + "|".join(map(re.escape, sorted(added, key=len, reverse=True))) + ")", text) if added else [text]
         ids = []
-        for piece in _CLIP_SPLIT.findall(text):
-            word = "".join(self.bytes[b] for b in piece.encode("utf-8"))
-            ids += [self.vocab.get(p, self.unk) for p in self._bpe(word)]
-        ids = [self.bos] + ids[: self.length - 2] + [self.eos]
+        for segment in segments:
+            if segment in added:
+                ids.append(added[segment])
+            elif segment:
+                ids += self._encode_text(segment)
+        specials = len(self._frame([]))
+        ids = self._frame(ids[: self.length - specials])
         return ids + [self.pad] * (self.length - len(ids))
+
+    def _encode_text(self, text: str) -> list[int]:
+        model = self.spec["model"]
+        ids = []
+        for piece in self._pre(self.spec.get("pre_tokenizer"), [self._normalize(self.spec.get("normalizer"), text)]):
+            if model["type"] == "BPE":
+                parts = self._bpe(piece, model.get("end_of_word_suffix") or "")
+            elif model["type"] == "WordLevel":
+                parts = [piece]
+            else:
+                raise ValueError(f"unsupported tokenizer model {model['type']}")
+            ids += [self.vocab[t] if t in self.vocab else self.unk for t in parts if t in self.vocab or self.unk is not None]
+        return ids
 
 
 # ---- schedulers (same tables and updates as engine/src/scheduler) --------------------------------------------
@@ -308,7 +414,7 @@ class Package:
         index = read("model_index.json")
         text_cfg, unet_cfg, vae_cfg = read("text_encoder/config.json"), read("unet/config.json"), read("vae_decoder/config.json")
         self.scheduler_config = read("scheduler/scheduler_config.json")
-        self.tokenizer = ClipTokenizer(folder / "tokenizer", int(text_cfg.get("max_position_embeddings", 77)))
+        self.tokenizer = PromptTokenizer(folder / "tokenizer", int(text_cfg.get("max_position_embeddings", 77)))
         self.latent_channels = int(unet_cfg.get("in_channels", 4))
         self.vae_factor = 2 ** (len(vae_cfg["block_out_channels"]) - 1)
         self.scaling_factor = float(vae_cfg.get("scaling_factor", 0.18215))

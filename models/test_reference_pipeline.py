@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from reference_pipeline import ClipTokenizer, NoiseStream, Scheduler, generate, seeded_normals  # noqa: E402
+from reference_pipeline import PromptTokenizer, NoiseStream, Scheduler, generate, seeded_normals  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PACKAGE = FIXTURES / "tiny-modelscope"
@@ -43,12 +43,30 @@ class TokenizerTest(unittest.TestCase):
             shutil.copytree(PACKAGE / "tokenizer", vocab_only)
             (vocab_only / "tokenizer.json").unlink()
             for folder in (PACKAGE / "tokenizer", vocab_only):
-                tok = ClipTokenizer(folder, 77)
+                tok = PromptTokenizer(folder, 77)
                 self.assertEqual(tok.encode(e["prompt"]), e["prompt_ids"])
                 self.assertEqual(tok.encode(e["negative_prompt"]), e["negative_ids"])
+                # Ids printed by the `tokenizers` library for transformers' tokenizer.json (as in engine/tests/parity.rs).
+                self.assertEqual(tok.encode("Hello, World! it's 42 cats")[:22],
+                                 [572, 71, 68, 75, 75, 334, 267, 535, 75, 323, 0, 72, 339, 6, 338, 275, 273, 66, 64,
+                                  83, 338, 573])
                 long = tok.encode("a cat " * 100)
                 self.assertEqual(len(long), 77)
-                self.assertEqual(long[-1], tok.eos)
+                self.assertEqual(long[-1], e["prompt_ids"][13], "ends with <|endoftext|> after truncation")
+
+    def test_word_level_tokenizer_json(self):
+        """The same word-level tokenizer.json engine/src/tokenizer.rs tests: own padding, no framing."""
+        spec = {"version": "1.0", "truncation": {"max_length": 6}, "added_tokens": [],
+                "padding": {"strategy": {"Fixed": 6}, "pad_id": 0, "pad_token": "[PAD]"},
+                "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None,
+                "model": {"type": "WordLevel", "vocab": {"[PAD]": 0, "[UNK]": 1, "red": 2, "ball": 3},
+                          "unk_token": "[UNK]"}}
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "tokenizer.json").write_text(json.dumps(spec))
+            tok = PromptTokenizer(Path(tmp), 77)
+            self.assertEqual(tok.encode("A Red ball!"), [1, 2, 3, 1, 0, 0])
+            self.assertEqual(tok.encode("red " * 8), [2] * 6)
+            self.assertEqual(tok.encode(""), [0] * 6)
 
 
 class SchedulerTest(unittest.TestCase):

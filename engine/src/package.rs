@@ -168,7 +168,13 @@ impl ModelPackage {
         };
         let vae_factor =
             1u32 << (levels(&vae, "vae_decoder/config.json", "block_out_channels")? - 1);
-        let unet_levels = levels(&unet, "unet/config.json", "down_block_types")?;
+        // Resolution levels: diffusers configs list down blocks; minimal configs only their channel counts.
+        let unet_key = if unet.contains_key("down_block_types") {
+            "down_block_types"
+        } else {
+            "block_out_channels"
+        };
+        let unet_levels = levels(&unet, "unet/config.json", unet_key)?;
         let size_multiple = vae_factor << (unet_levels - 1);
         let scaling_factor = match vae.get("scaling_factor") {
             None | Some(Value::Null) => 0.18215,

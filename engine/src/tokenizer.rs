@@ -1,36 +1,39 @@
-//! Prompt → token ids, as diffusers' CLIP tokenizer does it: `tokenizer/tokenizer.json` when present, else CLIP's
-//! `vocab.json` + `merges.txt` assembled into the same tokenizer transformers builds (NFC, whitespace folding,
-//! lowercase, CLIP's split pattern, byte-level BPE with `</w>` word ends). Ids are framed by bos/eos, truncated
-//! to the text encoder's length and padded with the package's pad token.
+//! Prompt → token ids of a fixed length, the same way for every package:
+//! - `tokenizer/tokenizer.json` is used as it is (normalizer, pre-tokenizer, model and post-processor, so CLIP
+//!   exports get their bos/eos framing and word-level tokenizers none);
+//! - else CLIP's `vocab.json` + `merges.txt` are assembled into the tokenizer transformers builds (NFC, whitespace
+//!   folding, lowercase, CLIP's split pattern, byte-level BPE with `</w>` word ends, bos/eos framing).
+//!
+//! The length is tokenizer.json's fixed padding length when it has one, else the text encoder's position count
+//! (capped by `model_max_length`). Longer text is truncated (the framing tokens stay); shorter text is padded with
+//! the padding's id, else the configured `pad_token`, else `<|endoftext|>`.
 
 use std::path::Path;
 
 use serde_json::Value;
 use tokenizers::models::bpe::BPE;
+use tokenizers::normalizers::replace::ReplacePattern;
 use tokenizers::normalizers::{Lowercase, Replace, Sequence as NormalizerSequence, NFC};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreSequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{SplitDelimiterBehavior, Tokenizer};
+use tokenizers::processors::roberta::RobertaProcessing;
+use tokenizers::{
+    AddedToken, PaddingParams, PaddingStrategy, SplitDelimiterBehavior, Tokenizer, TruncationParams,
+};
 
 const CLIP_SPLIT: &str =
     r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
-/// A ready tokenizer with its framing tokens and fixed sequence length.
+/// A ready tokenizer producing exactly `length()` ids per prompt.
 pub struct PromptTokenizer {
     tokenizer: Tokenizer,
-    bos: u32,
-    eos: u32,
-    pad: u32,
     length: usize,
 }
 
 impl std::fmt::Debug for PromptTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PromptTokenizer")
-            .field("bos", &self.bos)
-            .field("eos", &self.eos)
-            .field("pad", &self.pad)
             .field("length", &self.length)
             .finish()
     }
@@ -55,18 +58,16 @@ fn read_json(path: &Path) -> Result<Option<Value>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn clip_from_vocab(vocab: &Path, merges: &Path, unk: &str) -> Result<Tokenizer, String> {
+fn clip_from_vocab(vocab: &Path, merges: &Path, config: &Value) -> Result<Tokenizer, String> {
+    let unk = special_token(config, "unk_token").unwrap_or_else(|| "<|endoftext|>".into());
     let bpe = BPE::from_file(&vocab.to_string_lossy(), &merges.to_string_lossy())
         .end_of_word_suffix("</w>".into())
-        .unk_token(unk.into())
+        .unk_token(unk)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("tokenizer/vocab.json and merges.txt cannot be read: {e}"))?;
     let mut tokenizer = Tokenizer::new(bpe);
-    let whitespace = Replace::new(
-        tokenizers::normalizers::replace::ReplacePattern::Regex(r"\s+".into()),
-        " ",
-    )
-    .map_err(|e| e.to_string())?;
+    let whitespace =
+        Replace::new(ReplacePattern::Regex(r"\s+".into()), " ").map_err(|e| e.to_string())?;
     tokenizer.with_normalizer(Some(NormalizerSequence::new(vec![
         NFC.into(),
         whitespace.into(),
@@ -82,13 +83,39 @@ fn clip_from_vocab(vocab: &Path, merges: &Path, unk: &str) -> Result<Tokenizer, 
         split.into(),
         ByteLevel::new(false, true, true).into(),
     ])));
+    let id = |key: &str, default: &str| {
+        let token = special_token(config, key).unwrap_or_else(|| default.to_string());
+        let id = tokenizer
+            .token_to_id(&token)
+            .ok_or_else(|| format!("tokenizer: {key} `{token}` is not in the vocabulary"))?;
+        Ok::<_, String>((token, id))
+    };
+    let framing = RobertaProcessing::new(
+        id("eos_token", "<|endoftext|>")?,
+        id("bos_token", "<|startoftext|>")?,
+    )
+    .trim_offsets(false)
+    .add_prefix_space(false);
+    tokenizer.with_post_processor(Some(framing));
+    // transformers registers the special tokens as added tokens: typed into a prompt they map to their ids.
+    let specials: Vec<AddedToken> = [
+        ("bos_token", "<|startoftext|>"),
+        ("eos_token", "<|endoftext|>"),
+        ("unk_token", "<|endoftext|>"),
+        ("pad_token", "<|endoftext|>"),
+    ]
+    .iter()
+    .map(|(key, default)| special_token(config, key).unwrap_or_else(|| default.to_string()))
+    .filter(|t| tokenizer.token_to_id(t).is_some())
+    .map(|t| AddedToken::from(t, true))
+    .collect();
+    tokenizer.add_special_tokens(&specials);
     Ok(tokenizer)
 }
 
 impl PromptTokenizer {
-    /// Loads `dir` (the package's `tokenizer/` folder). `max_length` is the text encoder's position count; the
-    /// tokenizer config's `model_max_length` shortens it when smaller. Errors name the file at fault, relative to
-    /// the package folder.
+    /// Loads `dir` (the package's `tokenizer/` folder); `max_length` is the text encoder's position count.
+    /// Errors name the file at fault, relative to the package folder.
     pub fn load(dir: &Path, max_length: usize) -> Result<Self, String> {
         let mut config = Value::Object(Default::default());
         for name in ["special_tokens_map.json", "tokenizer_config.json"] {
@@ -98,9 +125,8 @@ impl PromptTokenizer {
                 base.extend(add);
             }
         }
-        let unk = special_token(&config, "unk_token").unwrap_or_else(|| "<|endoftext|>".into());
         let json = dir.join("tokenizer.json");
-        let tokenizer = if json.exists() {
+        let mut tokenizer = if json.exists() {
             Tokenizer::from_file(&json)
                 .map_err(|e| format!("tokenizer/tokenizer.json cannot be read: {e}"))?
         } else {
@@ -112,41 +138,51 @@ impl PromptTokenizer {
                     ));
                 }
             }
-            clip_from_vocab(&vocab, &merges, &unk)
-                .map_err(|e| format!("tokenizer/vocab.json and merges.txt cannot be read: {e}"))?
+            clip_from_vocab(&vocab, &merges, &config)?
         };
-        let mut tokenizer = tokenizer;
-        // Framing, truncation and padding are done here, the same way for both sources.
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| format!("tokenizer: {e}"))?;
-        let id = |key: &str, default: &str| {
-            let token = special_token(&config, key).unwrap_or_else(|| default.to_string());
-            tokenizer
-                .token_to_id(&token)
-                .ok_or_else(|| format!("tokenizer: {key} `{token}` is not in the vocabulary"))
-        };
-        let bos = id("bos_token", "<|startoftext|>")?;
-        let eos = id("eos_token", "<|endoftext|>")?;
-        let pad = id("pad_token", "<|endoftext|>")?;
         let configured = config
             .get("model_max_length")
             .and_then(Value::as_f64)
             .unwrap_or(f64::INFINITY);
-        let length = (max_length as f64).min(configured) as usize;
-        if length < 2 {
+        let (length, pad_id) = match tokenizer.get_padding() {
+            Some(PaddingParams {
+                strategy: PaddingStrategy::Fixed(n),
+                pad_id,
+                ..
+            }) => (*n, Some(*pad_id)),
+            Some(p) => ((max_length as f64).min(configured) as usize, Some(p.pad_id)),
+            None => ((max_length as f64).min(configured) as usize, None),
+        };
+        let pad_id = match (pad_id, special_token(&config, "pad_token")) {
+            (Some(id), _) => id,
+            (None, Some(token)) => tokenizer.token_to_id(&token).ok_or_else(|| {
+                format!("tokenizer: pad_token `{token}` is not in the vocabulary")
+            })?,
+            (None, None) => tokenizer.token_to_id("<|endoftext|>").unwrap_or(0),
+        };
+        let specials = tokenizer.get_post_processor().map_or(0, |p| {
+            use tokenizers::PostProcessor;
+            p.added_tokens(false)
+        });
+        if length <= specials {
             return Err(format!(
                 "tokenizer: sequence length {length} leaves no room for text"
             ));
         }
-        Ok(Self {
-            tokenizer,
-            bos,
-            eos,
-            pad,
-            length,
-        })
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: length,
+                ..Default::default()
+            }))
+            .map_err(|e| format!("tokenizer: {e}"))?;
+        let pad_token = tokenizer.id_to_token(pad_id).unwrap_or_default();
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::Fixed(length),
+            pad_id,
+            pad_token,
+            ..Default::default()
+        }));
+        Ok(Self { tokenizer, length })
     }
 
     /// The fixed sequence length every prompt is padded or truncated to.
@@ -154,22 +190,40 @@ impl PromptTokenizer {
         self.length
     }
 
-    /// `[bos, text…, eos, pad…]`, exactly `length()` ids; text beyond the length is dropped.
+    /// Exactly `length()` ids: framing tokens (if the tokenizer has them), text, padding.
     pub fn encode(&self, text: &str) -> Result<Vec<i64>, String> {
         let enc = self
             .tokenizer
-            .encode(text, false)
+            .encode(text, true)
             .map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
-        let mut ids = Vec::with_capacity(self.length);
-        ids.push(self.bos as i64);
-        ids.extend(
-            enc.get_ids()
-                .iter()
-                .take(self.length - 2)
-                .map(|&i| i as i64),
+        Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word-level tokenizer.json without framing tokens, padded to a fixed length (like the default model's).
+    #[test]
+    fn word_level_tokenizer_json_keeps_its_own_padding() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": {"direction": "Right", "max_length": 6, "strategy": "LongestFirst", "stride": 0},
+            "padding": {"strategy": {"Fixed": 6}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 0,
+                        "pad_type_id": 0, "pad_token": "[PAD]"},
+            "added_tokens": [], "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[PAD]": 0, "[UNK]": 1, "red": 2, "ball": 3}, "unk_token": "[UNK]"}
+        });
+        std::fs::write(dir.path().join("tokenizer.json"), json.to_string()).unwrap();
+        let tok = PromptTokenizer::load(dir.path(), 77).unwrap();
+        assert_eq!(tok.length(), 6);
+        assert_eq!(tok.encode("A Red ball!").unwrap(), vec![1, 2, 3, 1, 0, 0]);
+        assert_eq!(
+            tok.encode("red red red red red red red red").unwrap(),
+            vec![2; 6]
         );
-        ids.push(self.eos as i64);
-        ids.resize(self.length, self.pad as i64);
-        Ok(ids)
+        assert_eq!(tok.encode("").unwrap(), vec![0; 6]);
     }
 }

@@ -277,3 +277,26 @@ fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
         3
     );
 }
+
+#[test]
+fn unet_levels_come_from_down_blocks_else_channel_counts() {
+    let copy = common::package_copy();
+    let d = copy.path().display().to_string();
+    common::edit_json(&copy.path().join("unet/config.json"), |v| {
+        v.as_object_mut().unwrap().remove("down_block_types");
+    });
+    assert_eq!(
+        ModelPackage::open(copy.path())
+            .unwrap()
+            .shapes()
+            .size_multiple,
+        4
+    );
+    common::edit_json(&copy.path().join("unet/config.json"), |v| {
+        v.as_object_mut().unwrap().remove("block_out_channels");
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: unet/config.json has no `block_out_channels`")
+    );
+}

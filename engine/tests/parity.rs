@@ -91,6 +91,29 @@ fn tokenizer_matches_transformers() {
             .unwrap(),
         ids("prompt_ids")
     );
+    // Punctuation, digits, contractions, whitespace runs, non-ASCII and the pad token "!" typed as text
+    // (ids printed by the Python `tokenizers` for transformers' tokenizer.json).
+    let tricky = "Hello, World! it's 42 cats";
+    let want = [
+        572, 71, 68, 75, 75, 334, 267, 535, 75, 323, 0, 72, 339, 6, 338, 275, 273, 66, 64, 83, 338,
+        573,
+    ];
+    for tok in [package.tokenizer(), from_vocab.tokenizer()] {
+        assert_eq!(tok.encode(tricky).unwrap()[..want.len()], want);
+        assert_eq!(tok.encode(tricky).unwrap()[want.len()..], [0; 77 - 22]);
+    }
+    for text in [
+        "a  cat\twalking   ON the beach",
+        "ünïcödé façade",
+        "x<|endoftext|>y!!",
+        "",
+    ] {
+        assert_eq!(
+            package.tokenizer().encode(text).unwrap(),
+            from_vocab.tokenizer().encode(text).unwrap(),
+            "{text}"
+        );
+    }
     let long = "a cat ".repeat(100);
     let a = package.tokenizer().encode(&long).unwrap();
     assert_eq!(a, from_vocab.tokenizer().encode(&long).unwrap());
