@@ -1,0 +1,273 @@
+//! `render`: renders a prompt through the plugin bundle, as an editor would, into PNG frames and a
+//! contact sheet.
+//!
+//! ```text
+//! cargo run -p ofx-host --bin render -- [--out DIR] [--prompt TEXT] [--negative TEXT] [--seed N]
+//!     [--steps N] [--guidance X] [--scheduler N] [--frames N] [--width W --height H]
+//!     [--model DIR] [--bundle DIR] [--threads N] [--gpu]
+//! ```
+//! The model is `--model`, else the first model inside the bundle. The project is set to the model's
+//! native size (or `--width`×`--height`), so frames come out at that size, one per generated frame.
+
+use ofx_host::png_out::{contact_sheet, write_image, write_rgba8};
+use ofx_host::{default_bundle, Context, HostConfig, MessageKind, Render, Session};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const DEFAULT_PROMPT: &str = "a red circle moving right on a blue background";
+
+#[derive(Debug)]
+struct Options {
+    out: PathBuf,
+    prompt: String,
+    negative: String,
+    seed: i32,
+    steps: Option<i32>,
+    guidance: Option<f64>,
+    scheduler: Option<i32>,
+    frames: Option<u32>,
+    size: Option<(u32, u32)>,
+    model: Option<PathBuf>,
+    bundle: PathBuf,
+    threads: usize,
+    gpu: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        out: PathBuf::from("out/render"),
+        prompt: DEFAULT_PROMPT.into(),
+        negative: String::new(),
+        seed: 42,
+        steps: None,
+        guidance: None,
+        scheduler: None,
+        frames: None,
+        size: None,
+        model: None,
+        bundle: default_bundle(),
+        threads: 2,
+        gpu: false,
+    };
+    let (mut width, mut height) = (None, None);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--gpu" {
+            o.gpu = true;
+            continue;
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |what: &str| {
+            value
+                .parse::<f64>()
+                .map_err(|_| format!("{flag}: {what} expected, got {value:?}"))
+        };
+        match flag.as_str() {
+            "--out" => o.out = value.into(),
+            "--prompt" => o.prompt = value.clone(),
+            "--negative" => o.negative = value.clone(),
+            "--seed" => o.seed = number("an integer")? as i32,
+            "--steps" => o.steps = Some(number("an integer")? as i32),
+            "--guidance" => o.guidance = Some(number("a number")?),
+            "--scheduler" => o.scheduler = Some(number("a choice index")? as i32),
+            "--frames" => o.frames = Some(number("an integer")? as u32),
+            "--width" => width = Some(number("an integer")? as u32),
+            "--height" => height = Some(number("an integer")? as u32),
+            "--model" => o.model = Some(value.into()),
+            "--bundle" => o.bundle = value.into(),
+            "--threads" => o.threads = number("an integer")?.max(1.0) as usize,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    o.size = match (width, height) {
+        (Some(w), Some(h)) => Some((w, h)),
+        (None, None) => None,
+        _ => return Err("--width and --height go together".into()),
+    };
+    Ok(o)
+}
+
+/// `--model`, else the first model folder shipped in the bundle (the plugin's first search root).
+fn model_dir(o: &Options) -> Result<PathBuf, String> {
+    if let Some(dir) = &o.model {
+        return dir
+            .canonicalize()
+            .map_err(|e| format!("--model {}: {e}", dir.display()));
+    }
+    let root = o.bundle.join("Contents/Resources/models");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map_err(|e| {
+            format!(
+                "no model given and none in the bundle ({}: {e}); pass --model DIR",
+                root.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .next()
+        .ok_or_else(|| format!("no model in {}; pass --model DIR", root.display()))
+}
+
+fn run(o: Options) -> Result<(), String> {
+    let model = model_dir(&o)?;
+    let package = t2v_engine::ModelPackage::open(&model).map_err(|e| e.to_string())?;
+    let defaults = package.defaults();
+    let (width, height) = o.size.unwrap_or((defaults.width, defaults.height));
+    let frames = o.frames.unwrap_or(defaults.frames).max(1);
+    let config = HostConfig {
+        project_size: (width as f64, height as f64),
+        frame_range: (0.0, frames as f64 - 1.0),
+        frame_rate: defaults.fps,
+        ..HostConfig::default()
+    };
+
+    let started = Instant::now();
+    let session = Session::load(&o.bundle, config).map_err(|e| e.to_string())?;
+    let instance = session
+        .create_instance(Context::Generator)
+        .map_err(|e| e.to_string())?;
+    let loaded = started.elapsed();
+    let set = |name: &str, value: ofx_host::ParamValue| {
+        instance.set_param(name, value).map_err(|e| e.to_string())
+    };
+    set("customModel", model.to_string_lossy().as_ref().into())?;
+    set("prompt", o.prompt.as_str().into())?;
+    set("negativePrompt", o.negative.as_str().into())?;
+    set("seed", o.seed.into())?;
+    set("frames", (frames as i32).into())?;
+    set("timing", 2.into())?; // one generated frame per timeline frame
+    match o.size {
+        Some((w, h)) => {
+            set("outputSize", 2.into())?;
+            set("width", (w as i32).into())?;
+            set("height", (h as i32).into())?;
+        }
+        None => set("outputSize", 1.into())?,
+    }
+    if let Some(steps) = o.steps {
+        set("steps", steps.into())?;
+    }
+    if let Some(guidance) = o.guidance {
+        set("guidance", guidance.into())?;
+    }
+    if let Some(scheduler) = o.scheduler {
+        set("scheduler", scheduler.into())?;
+    }
+    if o.gpu {
+        set("device", 1.into())?;
+    }
+
+    println!(
+        "model     {} ({}×{}, {} frames)",
+        model.display(),
+        width,
+        height,
+        frames
+    );
+    println!("prompt    {:?}, seed {}", o.prompt, o.seed);
+    let render_start = Instant::now();
+    let result = instance.render_sequence(0.0, frames as f64 - 1.0, &Render::frame(0.0), o.threads);
+    let rendered = render_start.elapsed();
+    for m in session.messages() {
+        if m.kind != MessageKind::Cleared {
+            println!(
+                "plugin    [{}] {}",
+                m.level.trim_start_matches("OfxMessage"),
+                m.text
+            );
+        }
+    }
+    let images = result.map_err(|e| e.to_string())?;
+
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    let mut numbered = Vec::new();
+    for (i, image) in images.into_iter().enumerate() {
+        let path = o.out.join(format!("frame_{i:04}.png"));
+        write_image(&path, &image).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("frame     {}", path.display());
+        numbered.push((i, image));
+    }
+    let (w, h, rgba) = contact_sheet(&numbered, (numbered.len() as f64).sqrt().ceil() as usize);
+    let sheet = o.out.join("contact_sheet.png");
+    write_rgba8(&sheet, w, h, &rgba).map_err(|e| format!("{}: {e}", sheet.display()))?;
+    println!("sheet     {}", sheet.display());
+    println!(
+        "timing    load+describe+instance {:.1} ms, generate+render {:.2} s",
+        loaded.as_secs_f64() * 1e3,
+        rendered.as_secs_f64()
+    );
+    drop(instance);
+    session.unload().map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "{}",
+            include_str!("render.rs")
+                .lines()
+                .take_while(|l| l.starts_with("//!"))
+                .map(|l| l.trim_start_matches("//!").trim_start())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        return ExitCode::SUCCESS;
+    }
+    match parse(&args).and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("render: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_parse_and_bad_ones_are_named() {
+        let o = parse(&args(&[
+            "--seed", "7", "--width", "64", "--height", "48", "--prompt", "a cat",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.seed, o.size, o.prompt.as_str()),
+            (7, Some((64, 48)), "a cat")
+        );
+        assert_eq!(
+            parse(&args(&["--width", "64"])).unwrap_err(),
+            "--width and --height go together"
+        );
+        assert_eq!(
+            parse(&args(&["--seed", "x"])).unwrap_err(),
+            "--seed: an integer expected, got \"x\""
+        );
+        assert_eq!(
+            parse(&args(&["--bogus", "1"])).unwrap_err(),
+            "unknown flag --bogus"
+        );
+    }
+
+    #[test]
+    fn an_explicit_model_must_exist() {
+        let o = Options {
+            model: Some(Path::new("/no/such/model").into()),
+            ..parse(&[]).unwrap()
+        };
+        assert!(model_dir(&o)
+            .unwrap_err()
+            .starts_with("--model /no/such/model:"));
+    }
+}
