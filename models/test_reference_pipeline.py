@@ -115,9 +115,10 @@ class PipelineTest(unittest.TestCase):
     def test_reference_runs_are_reproducible(self):
         """The committed reference frames (which the Rust engine also reproduces) still come out of this code."""
         e = expected()
-        for kind, run in e["reference_runs"].items():
-            with self.subTest(kind):
-                video = generate(PACKAGE, e["prompt"], e["negative_prompt"], seed=e["seed"], scheduler=kind)
+        for name, run in e["reference_runs"].items():
+            with self.subTest(name):
+                video = generate(PACKAGE, e["prompt"], e["negative_prompt"], seed=e["seed"], scheduler=run["scheduler"],
+                                 frames=run["frames"])
                 want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
                 self.assertLess(float(np.abs(video - want).max()), 1e-5)
 

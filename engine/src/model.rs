@@ -14,7 +14,7 @@ use crate::runtime::{load_session, Device, RuntimeOptions};
 use crate::scheduler::{Scheduler, SchedulerKind};
 
 /// Frames decoded per VAE run: bounds decoder memory on long clips.
-const DECODE_CHUNK: usize = 8;
+const DECODE_CHUNK: usize = 4;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]

@@ -252,17 +252,17 @@ fn remaining_schedulers_match_the_python_reference() {
     let e = expected();
     let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
     let runs = e["reference_runs"].as_object().unwrap();
-    assert_eq!(runs.len(), 4);
+    assert_eq!(runs.len(), 5);
     for (name, run) in runs {
-        let kind = SchedulerKind::from_name(name).unwrap();
+        let kind = SchedulerKind::from_name(run["scheduler"].as_str().unwrap()).unwrap();
         let want = common::read_f32(
             &common::fixtures()
                 .join("tiny-modelscope-expected")
                 .join(run["file"].as_str().unwrap()),
         );
-        let video = model
-            .generate(&request(&e, kind), &mut continue_always)
-            .unwrap();
+        let mut r = request(&e, kind);
+        r.frames = run["frames"].as_u64().unwrap() as u32;
+        let video = model.generate(&r, &mut continue_always).unwrap();
         let diff = max_abs_diff(&video, &want);
         eprintln!("{name}: max abs diff vs reference_pipeline.py: {diff}");
         assert!(diff < 1e-3, "{name}: max abs diff {diff}");

@@ -143,16 +143,6 @@ fn to_f32(x: f64) -> f64 {
     x as f32 as f64
 }
 
-/// Per-kind state that changes across steps.
-#[derive(Debug, Clone)]
-enum State {
-    None,
-    /// DPM-Solver++: the previous step's x̂₀ prediction.
-    Dpm {
-        previous_x0: Option<Vec<f64>>,
-    },
-}
-
 /// One configured scheduler for one generation (`steps` inference steps).
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -167,7 +157,8 @@ pub struct Scheduler {
     sigmas: Vec<f64>,
     init_noise_sigma: f64,
     timestep_scaling: f64,
-    state: State,
+    /// DPM-Solver++: the previous step's x̂₀ prediction.
+    previous_x0: Option<Vec<f64>>,
 }
 
 impl Scheduler {
@@ -202,7 +193,7 @@ impl Scheduler {
             sigmas: vec![],
             init_noise_sigma: 1.0,
             timestep_scaling: config.timestep_scaling,
-            state: State::None,
+            previous_x0: None,
         };
         match kind {
             SchedulerKind::Ddim => {
@@ -251,7 +242,6 @@ impl Scheduler {
                 s.sigmas = ts.iter().map(|&t| to_f32(interp(t, &table))).collect();
                 s.sigmas.push(0.0);
                 s.timesteps = ts;
-                s.state = State::Dpm { previous_x0: None };
             }
             SchedulerKind::Lcm => {
                 let original = config.original_inference_steps;
@@ -477,26 +467,22 @@ impl Scheduler {
             })
             .map(to_f32)
             .collect();
-        let State::Dpm { previous_x0 } = &mut self.state else {
-            unreachable!("DPM scheduler without DPM state")
-        };
-        let first_order = previous_x0.is_none() || step + 1 == n;
+        let previous = self.previous_x0.take().filter(|_| step + 1 < n);
         let ratio = s_t / s_s0;
         let em1 = (-h).exp() - 1.0;
-        if first_order {
-            for (x, &d) in sample.iter_mut().zip(&x0) {
-                *x = (ratio * *x as f64 - a_t * em1 * d) as f32;
-            }
-        } else {
-            let prev = previous_x0.as_ref().expect("checked above");
+        if let Some(prev) = previous {
             let (a_s1, s_s1) = alpha_sigma(self.sigmas[step - 1]);
             let r0 = (lambda(a_s0, s_s0) - lambda(a_s1, s_s1)) / h;
-            for ((x, &m0), &m1) in sample.iter_mut().zip(&x0).zip(prev) {
+            for ((x, &m0), &m1) in sample.iter_mut().zip(&x0).zip(&prev) {
                 let d1 = (m0 - m1) / r0;
                 *x = (ratio * *x as f64 - a_t * em1 * m0 - 0.5 * a_t * em1 * d1) as f32;
             }
+        } else {
+            for (x, &d) in sample.iter_mut().zip(&x0) {
+                *x = (ratio * *x as f64 - a_t * em1 * d) as f32;
+            }
         }
-        *previous_x0 = Some(x0);
+        self.previous_x0 = Some(x0);
     }
 }
 
