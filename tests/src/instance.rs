@@ -225,7 +225,7 @@ impl<'s> Instance<'s> {
             .with(name, |p| p.set_value(value))
             .ok_or_else(|| self.unknown(name))?
             .map_err(HostError::Usage)?;
-        self.changed(name)
+        self.changed(name, kOfxChangeUserEdited)
     }
 
     /// Presses a push button: InstanceChanged for it.
@@ -234,28 +234,47 @@ impl<'s> Instance<'s> {
             .params
             .with(name, |_| ())
             .ok_or_else(|| self.unknown(name))?;
-        self.changed(name)
+        self.changed(name, kOfxChangeUserEdited)
     }
 
-    /// Begin/InstanceChanged/End for a user edit of `name` at the current time.
-    fn changed(&self, name: &str) -> Result<(), HostError> {
-        let reason = PropertySet::with(vec![(
-            kOfxPropChangeReason,
-            Value::cstrs(&[kOfxChangeUserEdited]),
-        )]);
+    /// Begin/InstanceChanged/End for a change of `name` at the current time, then — as hosts do —
+    /// InstanceChanged (kOfxChangePluginEdited) for each parameter the plugin set meanwhile, a few
+    /// rounds deep at most so a plugin answering its own edits cannot loop forever.
+    fn changed(&self, name: &str, reason: &CStr) -> Result<(), HostError> {
+        const ROUNDS: usize = 4;
+        let mut pending = vec![(name.to_owned(), reason)];
+        for _ in 0..ROUNDS {
+            let seen = self.effect.params.plugin_edits().len();
+            for (name, reason) in pending.drain(..) {
+                self.send_changed(&name, reason)?;
+            }
+            let edits = self.effect.params.plugin_edits();
+            pending = edits[seen..]
+                .iter()
+                .map(|n| (n.clone(), kOfxChangePluginEdited))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn send_changed(&self, name: &str, reason: &CStr) -> Result<(), HostError> {
+        let reason_args = PropertySet::with(vec![(kOfxPropChangeReason, Value::cstrs(&[reason]))]);
         let args = PropertySet::with(vec![
             (kOfxPropType, Value::cstrs(&[kOfxTypeParameter])),
             (kOfxPropName, Value::strings(&[name])),
-            (kOfxPropChangeReason, Value::cstrs(&[kOfxChangeUserEdited])),
+            (kOfxPropChangeReason, Value::cstrs(&[reason])),
             (kOfxPropTime, Value::Double(vec![self.session.state.time()])),
             (
                 kOfxImageEffectPropRenderScale,
                 Value::Double(vec![1.0, 1.0]),
             ),
         ]);
-        self.call(kOfxActionBeginInstanceChanged, Some(&reason), None)?;
+        self.call(kOfxActionBeginInstanceChanged, Some(&reason_args), None)?;
         let changed = self.call(kOfxActionInstanceChanged, Some(&args), None);
-        self.call(kOfxActionEndInstanceChanged, Some(&reason), None)?;
+        self.call(kOfxActionEndInstanceChanged, Some(&reason_args), None)?;
         changed.map(|_| ())
     }
 
