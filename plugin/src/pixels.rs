@@ -52,19 +52,29 @@ pub fn encode_row(rgba: &[f32], depth: Depth, components: Components, bgr: bool,
         (Components::Rgb, true) => &[2, 1, 0],
         (Components::Alpha, _) => &[3],
     };
-    let size = depth.bytes();
-    let samples = rgba
-        .chunks_exact(4)
-        .flat_map(|px| channels.iter().map(move |&c| px[c]));
-    for (v, dst) in samples.zip(out.chunks_exact_mut(size)) {
-        match depth {
-            Depth::Byte => dst[0] = (v.clamp(0.0, 1.0) * 255.0).round() as u8,
-            Depth::Short => {
-                let s = (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
-                dst.copy_from_slice(&s.to_ne_bytes());
-            }
-            Depth::Half => dst.copy_from_slice(&f32_to_f16(v).to_ne_bytes()),
-            Depth::Float => dst.copy_from_slice(&v.to_ne_bytes()),
+    match depth {
+        Depth::Byte => put(rgba, channels, out, |v| {
+            [(v.clamp(0.0, 1.0) * 255.0).round() as u8]
+        }),
+        Depth::Short => put(rgba, channels, out, |v| {
+            ((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_ne_bytes()
+        }),
+        Depth::Half => put(rgba, channels, out, |v| f32_to_f16(v).to_ne_bytes()),
+        Depth::Float => put(rgba, channels, out, f32::to_ne_bytes),
+    }
+}
+
+/// One monomorphised loop per sample size (a per-sample `match` costs more than the conversion).
+fn put<const B: usize>(
+    rgba: &[f32],
+    channels: &[usize],
+    out: &mut [u8],
+    sample: impl Fn(f32) -> [u8; B],
+) {
+    let n = channels.len();
+    for (px, dst) in rgba.chunks_exact(4).zip(out.chunks_exact_mut(n * B)) {
+        for (slot, &c) in dst.chunks_exact_mut(B).zip(channels) {
+            slot.copy_from_slice(&sample(px[c]));
         }
     }
 }

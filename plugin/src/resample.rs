@@ -91,37 +91,30 @@ pub fn resample(src: RgbFrame, placement: &Placement, window: Window) -> Vec<f32
         window.y0,
         window.height,
     );
-    // Horizontal pass over the source rows the vertical taps need, memoised per source row.
+    // Horizontal pass over the source rows the vertical taps need, memoised per source row; the vertical
+    // pass accumulates whole rows so the inner loop runs over contiguous memory.
     let mut horizontal: Vec<Option<Vec<f32>>> = vec![None; src.height];
+    let mut acc = vec![0f32; window.width * 3];
     for (oy, row_taps) in rows.iter().enumerate() {
         if !row_taps.inside {
             continue;
         }
-        for k in 0..row_taps.weights.len() {
+        acc.fill(0.0);
+        for (k, &w) in row_taps.weights.iter().enumerate() {
             let sy = row_taps.first + k;
-            if horizontal[sy].is_none() {
-                horizontal[sy] = Some(filter_row(src, sy, &cols));
+            let filtered = horizontal[sy].get_or_insert_with(|| filter_row(src, sy, &cols));
+            for (a, v) in acc.iter_mut().zip(filtered.iter()) {
+                *a += w * v;
             }
         }
         let line = &mut out[oy * window.width * 4..(oy + 1) * window.width * 4];
-        for (ox, col_taps) in cols.iter().enumerate() {
-            if !col_taps.inside {
-                continue;
+        for ((px, rgb), col_taps) in line.chunks_exact_mut(4).zip(acc.chunks_exact(3)).zip(&cols) {
+            if col_taps.inside {
+                px[0] = rgb[0].clamp(0.0, 1.0);
+                px[1] = rgb[1].clamp(0.0, 1.0);
+                px[2] = rgb[2].clamp(0.0, 1.0);
+                px[3] = 1.0;
             }
-            let mut rgb = [0f32; 3];
-            for (k, &w) in row_taps.weights.iter().enumerate() {
-                let filtered = horizontal[row_taps.first + k]
-                    .as_deref()
-                    .unwrap_or_default();
-                for (c, v) in rgb.iter_mut().enumerate() {
-                    *v += w * filtered[ox * 3 + c];
-                }
-            }
-            let px = &mut line[ox * 4..ox * 4 + 4];
-            for c in 0..3 {
-                px[c] = rgb[c].clamp(0.0, 1.0);
-            }
-            px[3] = 1.0;
         }
     }
     out
