@@ -292,3 +292,26 @@ fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
     eprintln!("f16 I/O: max abs diff vs diffusers (f32 throughout): {diff}");
     assert!(diff < 1e-2, "max abs diff {diff}");
 }
+
+#[test]
+fn runtime_loads_once_and_models_cross_threads() {
+    common::init_runtime();
+    // Later calls, with any path, keep the runtime that is loaded.
+    assert!(
+        t2v_engine::init_onnx_runtime(std::path::Path::new("/nonexistent/libonnxruntime.so"))
+            .is_ok()
+    );
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<t2v_engine::Model>();
+    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let e = expected();
+    let r = request(&e, SchedulerKind::Ddim);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (model, r) = (model.clone(), r.clone());
+            std::thread::spawn(move || model.generate(&r, &mut continue_always).unwrap())
+        })
+        .collect();
+    let videos: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(videos[0], videos[1]);
+}
