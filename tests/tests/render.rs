@@ -250,3 +250,31 @@ fn general_context_reports_its_time_domain_and_renders() {
     instance.destroy().unwrap();
     session.unload().unwrap();
 }
+
+#[test]
+fn half_floats_carry_the_float_picture() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    let float = instance.render(&Render::frame(0.0)).unwrap().to_f32();
+    instance.set_output_format(Depth::Half, Components::Rgba);
+    let half = instance.render(&Render::frame(0.0)).unwrap();
+    assert!(matches!(half.samples, ofx_host::Samples::Half(_)));
+    for (f, h) in float.iter().zip(half.to_f32()) {
+        assert!((f - h).abs() <= f.abs() / 1024.0 + 1e-6, "float {f} became half {h}");
+    }
+}
+
+#[test]
+fn one_throwaway_instance_per_frame_gives_the_same_frames() {
+    // Baselight-style: a render instance is created and destroyed for every frame.
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let reference = common::instance(&session, Context::Generator, cache.path());
+    let frames = reference.render_sequence(0.0, 2.0, &Render::frame(0.0), 1).unwrap();
+    for (t, expected) in frames.iter().enumerate() {
+        let instance = common::instance(&session, Context::Generator, cache.path());
+        assert_eq!(&instance.render(&Render::frame(t as f64)).unwrap(), expected, "frame {t}");
+        instance.destroy().unwrap();
+    }
+}
