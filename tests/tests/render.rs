@@ -261,7 +261,10 @@ fn half_floats_carry_the_float_picture() {
     let half = instance.render(&Render::frame(0.0)).unwrap();
     assert!(matches!(half.samples, ofx_host::Samples::Half(_)));
     for (f, h) in float.iter().zip(half.to_f32()) {
-        assert!((f - h).abs() <= f.abs() / 1024.0 + 1e-6, "float {f} became half {h}");
+        assert!(
+            (f - h).abs() <= f.abs() / 1024.0 + 1e-6,
+            "float {f} became half {h}"
+        );
     }
 }
 
@@ -271,10 +274,16 @@ fn one_throwaway_instance_per_frame_gives_the_same_frames() {
     let cache = tempfile::tempdir().unwrap();
     let session = common::load(HostConfig::default());
     let reference = common::instance(&session, Context::Generator, cache.path());
-    let frames = reference.render_sequence(0.0, 2.0, &Render::frame(0.0), 1).unwrap();
+    let frames = reference
+        .render_sequence(0.0, 2.0, &Render::frame(0.0), 1)
+        .unwrap();
     for (t, expected) in frames.iter().enumerate() {
         let instance = common::instance(&session, Context::Generator, cache.path());
-        assert_eq!(&instance.render(&Render::frame(t as f64)).unwrap(), expected, "frame {t}");
+        assert_eq!(
+            &instance.render(&Render::frame(t as f64)).unwrap(),
+            expected,
+            "frame {t}"
+        );
         instance.destroy().unwrap();
     }
 }
