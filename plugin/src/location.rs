@@ -12,7 +12,20 @@ static BUNDLE: RwLock<Option<PathBuf>> = RwLock::new(None);
 static MODELS: RwLock<Option<Vec<ModelEntry>>> = RwLock::new(None);
 
 pub fn set_bundle(path: &str) {
-    *BUNDLE.write() = (!path.is_empty()).then(|| PathBuf::from(path));
+    *BUNDLE.write() = (!path.is_empty()).then(|| bundle_root(Path::new(path)));
+}
+
+/// The `*.ofx.bundle` folder containing `path` (hosts should pass the bundle itself; some pass the
+/// binary inside it), else `path` unchanged.
+fn bundle_root(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".ofx.bundle"))
+        })
+        .unwrap_or(path)
+        .to_path_buf()
 }
 
 pub fn bundle() -> Option<PathBuf> {
@@ -60,6 +73,20 @@ fn find_onnxruntime(dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundle_root_accepts_the_bundle_or_its_binary() {
+        let b = Path::new("/p/TextToVideo.ofx.bundle");
+        assert_eq!(bundle_root(b), b);
+        assert_eq!(
+            bundle_root(&b.join("Contents/Linux-x86-64/TextToVideo.ofx")),
+            b
+        );
+        assert_eq!(
+            bundle_root(Path::new("/elsewhere/x")),
+            Path::new("/elsewhere/x")
+        );
+    }
 
     #[test]
     fn finds_the_bundled_onnxruntime() {
