@@ -86,6 +86,14 @@ fn inconsistent_configs_name_both_sides() {
     let copy = common::package_copy();
     let d = copy.path().display().to_string();
     common::edit_json(&copy.path().join("model_index.json"), |v| {
+        v["t2v_defaults"]["width"] = 30.into()
+    });
+    assert_eq!(
+        open_err(copy.path()),
+        format!("model folder {d}: model_index.json: t2v_defaults `width` 30 is not a multiple of 4 up to 4096")
+    );
+    common::edit_json(&copy.path().join("model_index.json"), |v| {
+        v["t2v_defaults"]["width"] = 32.into();
         v["t2v_defaults"]["scheduler"] = "pndm".into()
     });
     assert_eq!(
