@@ -360,3 +360,67 @@ unsafe fn suite(name: *const c_char, version: c_int) -> *const c_void {
     ));
     suite
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn given(name: &CStr, version: c_int) -> bool {
+        !unsafe { fetch_suite(std::ptr::null_mut(), name.as_ptr(), version) }.is_null()
+    }
+
+    /// One test, because the current host is process-wide.
+    #[test]
+    fn optional_suites_follow_the_config() {
+        set_current(Some(Arc::new(HostState::new(HostConfig::default()))));
+        for (suite, version) in [
+            (kOfxProgressSuite, 2),
+            (kOfxProgressSuite, 1),
+            (kOfxMultiThreadSuite, 1),
+            (kOfxTimeLineSuite, 1),
+        ] {
+            assert!(given(suite, version), "{suite:?} {version}");
+        }
+        assert!(!given(kOfxProgressSuite, 3));
+
+        set_current(Some(Arc::new(HostState::new(HostConfig::minimal()))));
+        for (suite, version) in [
+            (kOfxProgressSuite, 2),
+            (kOfxMessageSuite, 2),
+            (kOfxMultiThreadSuite, 1),
+            (kOfxTimeLineSuite, 1),
+        ] {
+            assert!(!given(suite, version), "{suite:?} {version}");
+        }
+        for suite in [
+            kOfxPropertySuite,
+            kOfxImageEffectSuite,
+            kOfxParameterSuite,
+            kOfxMemorySuite,
+            kOfxMessageSuite,
+        ] {
+            assert!(given(suite, 1), "{suite:?}");
+        }
+
+        set_current(Some(Arc::new(HostState::new(HostConfig::resolve()))));
+        let v2 = unsafe {
+            &*(fetch_suite(std::ptr::null_mut(), kOfxMessageSuite.as_ptr(), 2)
+                as *const OfxMessageSuiteV2)
+        };
+        assert!(v2.message.is_some() && v2.setPersistentMessage.is_none());
+
+        let state = Arc::new(HostState::new(HostConfig {
+            cancel_after_updates: Some(2),
+            abort_after_updates: Some(1),
+            ..HostConfig::default()
+        }));
+        set_current(Some(state.clone()));
+        let answers: Vec<Option<bool>> = (0..3)
+            .map(|i| record_progress(ProgressEvent::Update(i as f64)))
+            .collect();
+        assert_eq!(answers, [Some(true), Some(true), Some(false)]);
+        assert!(state.aborting());
+        set_current(None);
+        assert_eq!(record_progress(ProgressEvent::End), None);
+    }
+}

@@ -110,6 +110,17 @@ fn library(path: &Path) -> Result<&'static Library, HostError> {
     Ok(lib)
 }
 
+/// Clears the current host when `Session::load` fails half-way (while still holding the session lock).
+struct ForgetHostOnError(bool);
+
+impl Drop for ForgetHostOnError {
+    fn drop(&mut self) {
+        if self.0 {
+            host::set_current(None);
+        }
+    }
+}
+
 /// A loaded and described plugin. Dropping it sends Unload (if [`Session::unload`] was not called).
 pub struct Session {
     pub(crate) state: Arc<HostState>,
@@ -137,6 +148,7 @@ impl Session {
         let lib = library(&binary)?;
         let state = Arc::new(HostState::new(config));
         host::set_current(Some(state.clone()));
+        let mut forget_on_error = ForgetHostOnError(true);
         let host = Box::new(OfxHost {
             host: state.props.handle(),
             fetchSuite: Some(host::fetch_suite),
@@ -217,6 +229,7 @@ impl Session {
             None,
         );
         session.check(kOfxActionDescribe, status)?;
+        forget_on_error.0 = false;
         Ok(session)
     }
 
