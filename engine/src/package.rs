@@ -213,6 +213,13 @@ impl ModelPackage {
             apply_defaults(&mut defaults, d)
                 .map_err(|e| r.err(format!("model_index.json: t2v_defaults {e}")))?;
         }
+        for (key, v) in [("width", defaults.width), ("height", defaults.height)] {
+            if v % size_multiple != 0 || v > MAX_SIDE {
+                return Err(r.err(format!(
+                    "model_index.json: t2v_defaults `{key}` {v} is not a multiple of {size_multiple} up to {MAX_SIDE}"
+                )));
+            }
+        }
         let shapes = Shapes {
             text_hidden,
             tokens: tokenizer.length(),
