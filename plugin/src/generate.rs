@@ -133,3 +133,69 @@ pub fn describe(fetched: &Fetched, job: &Job) -> String {
 pub fn pending_status() -> String {
     "Not generated yet: press Generate (or turn on Auto generate); final renders generate it".into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::FitMode;
+    use crate::settings::{OutputSize, Settings};
+    use crate::timing::{PastEnd, Timing};
+
+    fn job() -> Job {
+        let settings = Settings {
+            prompt: "a red ball".into(),
+            negative_prompt: String::new(),
+            seed: 5,
+            model: 0,
+            custom_model: concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../models/fixtures/tiny-modelscope"
+            )
+            .into(),
+            steps: 2,
+            guidance: 0.0,
+            scheduler: 0,
+            frames: 0,
+            output_size: OutputSize::Native,
+            width: 0,
+            height: 0,
+            fit: FitMode::Fit,
+            timing: Timing::NativeSpeed,
+            past_end: PastEnd::Hold,
+            gpu: false,
+            auto_generate: false,
+            cache_folder: String::new(),
+        };
+        crate::job::job(&settings, (0.0, 0.0)).unwrap()
+    }
+
+    fn fetched(source: Source, location: Option<&str>, disk_error: Option<&str>) -> Fetched {
+        let frame: Arc<[f32]> = Arc::from(vec![0.5f32; 4 * 2 * 3]);
+        Fetched {
+            clip: Arc::new(Clip::new(4, 2, vec![frame.clone(), frame]).unwrap()),
+            key: job().recipe.key(),
+            source,
+            location: location.map(Into::into),
+            generation_seconds: 12.34,
+            disk_error: disk_error.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn status_says_what_how_long_hit_or_miss_and_where() {
+        let j = job();
+        assert_eq!(
+            describe(&fetched(Source::Generated, Some("/c/abc"), None), &j),
+            "2 frames 4×2, 2 steps, seed 5: generated in 12.3 s (cache miss); /c/abc"
+        );
+        assert_eq!(
+            describe(&fetched(Source::Disk, Some("/c/abc"), None), &j),
+            "2 frames 4×2, 2 steps, seed 5: cache hit (disk), generated in 12.3 s; /c/abc"
+        );
+        assert_eq!(
+            describe(&fetched(Source::Memory, None, Some("disk full")), &j),
+            "2 frames 4×2, 2 steps, seed 5: cache hit (memory), generated in 12.3 s; not saved: disk full"
+        );
+        assert!(describe(&fetched(Source::Shared, None, None), &j).ends_with("; memory only"));
+    }
+}

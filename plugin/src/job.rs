@@ -249,6 +249,46 @@ mod tests {
         assert_eq!(scheduler(99, SchedulerKind::Lcm), SchedulerKind::Lcm);
     }
 
+    fn fixture() -> String {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/fixtures/tiny-modelscope"
+        )
+        .into()
+    }
+
+    #[test]
+    fn the_recipe_names_everything_that_decides_the_frames() {
+        let s = Settings {
+            custom_model: fixture(),
+            ..settings()
+        };
+        let j = job(&s, (1920.0, 1080.0)).unwrap();
+        // The fixture's t2v_defaults fill in the zeros.
+        let r = &j.recipe;
+        assert_eq!((r.width, r.height, r.frames, r.steps), (32, 24, 3, 4));
+        assert_eq!((r.guidance, r.scheduler.as_str(), r.seed), (7.5, "ddim", 7));
+        assert!(r.model.starts_with("blake3:"), "content digest: {}", r.model);
+        assert!(r
+            .scheduler_config
+            .starts_with("{\"_class_name\":\"DDIMScheduler\""));
+        let again = job(&s, (0.0, 0.0)).unwrap();
+        assert_eq!(again.recipe.key(), r.key(), "stable across calls");
+        let other = Settings {
+            prompt: "a blue cube".into(),
+            ..s.clone()
+        };
+        assert_ne!(job(&other, (0.0, 0.0)).unwrap().recipe.key(), r.key());
+        let project = Settings {
+            output_size: OutputSize::Project,
+            ..s
+        };
+        let p = job(&project, (1920.0, 1080.0)).unwrap();
+        let m = p.package.package.shapes().size_multiple;
+        assert_eq!(p.request.width % m, 0);
+        assert_eq!(p.request.height % m, 0);
+    }
+
     #[test]
     fn a_missing_custom_model_names_its_folder() {
         let s = Settings {
