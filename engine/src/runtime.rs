@@ -148,20 +148,29 @@ pub(crate) fn load_session(
     })
 }
 
-type Registry = Mutex<HashMap<(PathBuf, RuntimeOptions), Arc<Model>>>;
+/// One slot per (folder, options): loading holds only its own slot, so other models stay available meanwhile.
+type Slot = Arc<Mutex<Option<Arc<Model>>>>;
 
-/// The process-wide model for a package folder and options: loaded on first use, shared afterwards.
+/// The process-wide model for a package folder and options: loaded on first use, shared afterwards. A failed
+/// load is not remembered, so a fixed folder loads on the next call.
 pub fn shared_model(dir: &Path, options: &RuntimeOptions) -> Result<Arc<Model>, EngineError> {
-    static MODELS: OnceLock<Registry> = OnceLock::new();
+    static SLOTS: OnceLock<Mutex<HashMap<(PathBuf, RuntimeOptions), Slot>>> = OnceLock::new();
     let key = (
         dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
         *options,
     );
-    let mut models = MODELS.get_or_init(Default::default).lock();
-    if let Some(m) = models.get(&key) {
-        return Ok(Arc::clone(m));
+    let slot = Arc::clone(
+        SLOTS
+            .get_or_init(Default::default)
+            .lock()
+            .entry(key.clone())
+            .or_default(),
+    );
+    let mut slot = slot.lock();
+    if let Some(model) = slot.as_ref() {
+        return Ok(Arc::clone(model));
     }
     let model = Arc::new(Model::load(&key.0, options)?);
-    models.insert(key, Arc::clone(&model));
+    *slot = Some(Arc::clone(&model));
     Ok(model)
 }

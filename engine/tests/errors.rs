@@ -308,3 +308,19 @@ fn unet_levels_come_from_down_blocks_else_channel_counts() {
         format!("model folder {d}: unet/config.json has no `block_out_channels`")
     );
 }
+
+#[test]
+fn a_failed_load_is_retried_once_the_folder_is_fixed() {
+    common::init_runtime();
+    let copy = common::package_copy();
+    let unet = copy.path().join("unet/model.onnx");
+    let aside = copy.path().join("unet.onnx.aside");
+    std::fs::rename(&unet, &aside).unwrap();
+    let err = shared_model(copy.path(), &RuntimeOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().ends_with(": unet/model.onnx is missing"),
+        "{err}"
+    );
+    std::fs::rename(&aside, &unet).unwrap();
+    assert!(shared_model(copy.path(), &RuntimeOptions::default()).is_ok());
+}
