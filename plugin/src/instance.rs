@@ -15,7 +15,7 @@ use crate::ofx::{
 };
 use crate::params::names;
 use crate::session;
-use crate::settings::Settings;
+use crate::settings::{OutputSize, Settings};
 
 /// Per-instance state, owned through `kOfxPropInstanceData`.
 #[derive(Default)]
@@ -28,14 +28,20 @@ struct InstanceData {
 }
 
 pub fn create(effect: &Effect) -> Result<OfxStatus> {
+    let props = effect.props()?;
     let data = Box::into_raw(Box::<InstanceData>::default());
-    if let Err(e) = effect
-        .props()?
-        .set_pointer(kOfxPropInstanceData, data.cast())
-    {
+    if let Err(e) = props.set_pointer(kOfxPropInstanceData, data.cast()) {
         // SAFETY: the pointer came from Box::into_raw above and was not stored.
         drop(unsafe { Box::from_raw(data) });
         return Err(e);
+    }
+    // Cosmetic: a failure here must not fail creation (the host would never destroy the instance).
+    let greyed = effect.params().and_then(|params| {
+        let settings = Settings::read(&params, 0.0)?;
+        enable_dependents(&params, &settings)
+    });
+    if let Err(e) = greyed {
+        log::debug!("Text to Video: cannot grey out unused parameters: {e}");
     }
     Ok(kOfxStatOK)
 }
@@ -113,6 +119,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         params.param(names::SEED)?.set_int(new_seed())?;
     }
     let settings = Settings::read(&params, time)?;
+    enable_dependents(&params, &settings)?;
     let project = effect
         .props()?
         .get_doubles::<2>(kOfxImageEffectPropProjectExtent)
@@ -168,6 +175,17 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         });
     set_status(&params, &status)?;
     Ok(kOfxStatOK)
+}
+
+/// Width/height only matter for a custom size, the model menu only without a custom model folder.
+fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
+    let custom_size = settings.output_size == OutputSize::Custom;
+    params.param(names::WIDTH)?.set_enabled(custom_size);
+    params.param(names::HEIGHT)?.set_enabled(custom_size);
+    params
+        .param(names::MODEL)?
+        .set_enabled(settings.custom_model.is_empty());
+    Ok(())
 }
 
 fn set_status(params: &ParamSet, text: &str) -> Result<()> {

@@ -268,7 +268,11 @@ mod tests {
         let r = &j.recipe;
         assert_eq!((r.width, r.height, r.frames, r.steps), (32, 24, 3, 4));
         assert_eq!((r.guidance, r.scheduler.as_str(), r.seed), (7.5, "ddim", 7));
-        assert!(r.model.starts_with("blake3:"), "content digest: {}", r.model);
+        assert!(
+            r.model.starts_with("blake3:"),
+            "content digest: {}",
+            r.model
+        );
         assert!(r
             .scheduler_config
             .starts_with("{\"_class_name\":\"DDIMScheduler\""));

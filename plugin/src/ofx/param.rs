@@ -19,6 +19,7 @@ pub struct ParamSet {
 #[derive(Clone, Copy)]
 pub struct Param {
     handle: OfxParamHandle,
+    props: PropSet,
     suite: &'static OfxParameterSuiteV1,
 }
 
@@ -53,19 +54,27 @@ impl ParamSet {
         let c_name = c_string(name);
         let mut handle = ptr::null_mut();
         let mut props = ptr::null_mut();
-        // SAFETY: valid param set handle and out pointers (the property set is not needed).
+        // SAFETY: valid param set handle and out pointers.
         check(
             unsafe { f(self.handle, c_name.as_ptr(), &mut handle, &mut props) },
             || format!("paramGetHandle({name})"),
         )?;
         Ok(Param {
             handle,
+            props: PropSet::new(props, self.props),
             suite: self.suite,
         })
     }
 }
 
 impl Param {
+    /// Greys the parameter out (or back in); hosts that cannot are ignored.
+    pub fn set_enabled(&self, enabled: bool) {
+        if let Err(e) = self.props.set_int(kOfxParamPropEnabled, 0, enabled as i32) {
+            log::debug!("Text to Video: cannot change enabled state: {e}");
+        }
+    }
+
     pub fn int_at(&self, time: f64) -> Result<i32> {
         let f = member!(self.suite, paramGetValueAtTime)?;
         let mut v: c_int = 0;
