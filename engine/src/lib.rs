@@ -7,16 +7,18 @@ mod io;
 mod model;
 pub mod noise;
 mod package;
+mod request;
 mod runtime;
 pub mod scheduler;
 mod tokenizer;
 
 pub use error::EngineError;
-pub use model::{Flow, Model, Request, StepProgress, Video};
+pub use model::Model;
 pub use noise::NoiseStream;
 pub use package::{
     Defaults, ModelPackage, Shapes, MAX_SIDE, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
 };
+pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{init_onnx_runtime, shared_model, Device, RuntimeOptions};
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
 pub use tokenizer::PromptTokenizer;

@@ -3,145 +3,14 @@
 //! diffusers uses torch f32, f64 where it uses numpy); the update rules run in f64 per element.
 
 mod config;
+mod kind;
+mod tables;
 
 pub use config::{BetaSchedule, Prediction, SchedulerConfig, Spacing};
+pub use kind::SchedulerKind;
 
 use crate::noise::NoiseStream;
-
-/// The schedulers the engine offers, with stable names (used in recipes and `t2v_defaults`) and labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SchedulerKind {
-    Ddim,
-    Euler,
-    EulerAncestral,
-    DpmPp2m,
-    Lcm,
-    FlowEuler,
-}
-
-impl SchedulerKind {
-    /// Every kind, in the order the plugin's menu lists them.
-    pub const ALL: [SchedulerKind; 6] = [
-        SchedulerKind::Ddim,
-        SchedulerKind::Euler,
-        SchedulerKind::EulerAncestral,
-        SchedulerKind::DpmPp2m,
-        SchedulerKind::Lcm,
-        SchedulerKind::FlowEuler,
-    ];
-
-    /// The stable name: `ddim`, `euler`, `euler_a`, `dpmpp_2m`, `lcm`, `flow_euler`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SchedulerKind::Ddim => "ddim",
-            SchedulerKind::Euler => "euler",
-            SchedulerKind::EulerAncestral => "euler_a",
-            SchedulerKind::DpmPp2m => "dpmpp_2m",
-            SchedulerKind::Lcm => "lcm",
-            SchedulerKind::FlowEuler => "flow_euler",
-        }
-    }
-
-    /// The label shown to users.
-    pub fn label(self) -> &'static str {
-        match self {
-            SchedulerKind::Ddim => "DDIM",
-            SchedulerKind::Euler => "Euler",
-            SchedulerKind::EulerAncestral => "Euler a",
-            SchedulerKind::DpmPp2m => "DPM++ 2M",
-            SchedulerKind::Lcm => "LCM",
-            SchedulerKind::FlowEuler => "Flow Euler",
-        }
-    }
-
-    /// The kind with this stable name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-impl std::fmt::Display for SchedulerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// numpy's `round` (half to even).
-fn np_round(x: f64) -> f64 {
-    x.round_ties_even()
-}
-
-/// numpy's `np.linspace(a, b, n)` in f64.
-fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => vec![],
-        1 => vec![a],
-        _ => {
-            let step = (b - a) / (n - 1) as f64;
-            (0..n)
-                .map(|i| if i == n - 1 { b } else { a + step * i as f64 })
-                .collect()
-        }
-    }
-}
-
-/// numpy's `np.arange(start, stop, step)` for a negative step.
-fn arange_down(start: f64, stop: f64, step: f64) -> Vec<f64> {
-    let n = ((stop - start) / step).ceil().max(0.0) as usize;
-    (0..n).map(|i| start + step * i as f64).collect()
-}
-
-/// Inference timesteps for the discrete (DDPM-family) schedulers, as diffusers spaces them.
-fn spaced_timesteps(spacing: Spacing, train: usize, steps: usize, offset: i64) -> Vec<f64> {
-    let t = train as f64;
-    match spacing {
-        Spacing::Linspace => linspace(0.0, t - 1.0, steps)
-            .into_iter()
-            .rev()
-            .map(np_round)
-            .collect(),
-        Spacing::Leading => {
-            let ratio = (train / steps) as f64;
-            (0..steps)
-                .rev()
-                .map(|i| i as f64 * ratio + offset as f64)
-                .collect()
-        }
-        Spacing::Trailing => arange_down(t, 0.0, -(t / steps as f64))
-            .into_iter()
-            .map(|x| np_round(x) - 1.0)
-            .collect(),
-    }
-}
-
-/// numpy's `np.interp(x, arange(len(table)), table)`.
-fn interp(x: f64, table: &[f64]) -> f64 {
-    if x <= 0.0 {
-        return table[0];
-    }
-    let last = table.len() - 1;
-    if x >= last as f64 {
-        return table[last];
-    }
-    let i = x.floor() as usize;
-    let frac = x - i as f64;
-    table[i] + (table[i + 1] - table[i]) * frac
-}
-
-/// σ_t = √((1 − ᾱ)/ᾱ) per training timestep, in f32 like diffusers' torch expression.
-fn sigma_table(alphas_cumprod: &[f64]) -> Vec<f64> {
-    alphas_cumprod
-        .iter()
-        .map(|&a| {
-            let a = a as f32;
-            ((1.0 - a) / a).sqrt() as f64
-        })
-        .collect()
-}
-
-fn to_f32(x: f64) -> f64 {
-    x as f32 as f64
-}
+use tables::{arange_down, interp, linspace, np_round, sigma_table, spaced_timesteps, to_f32};
 
 /// One configured scheduler for one generation (`steps` inference steps).
 #[derive(Debug, Clone)]
