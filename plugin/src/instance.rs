@@ -144,6 +144,9 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     match name.as_str() {
         names::GENERATE => {
             session::approve(&key);
+            if generate::peek(&job, &settings.cache_folder).is_none() {
+                session::set_status(&key, "Generating on the next render…".into());
+            }
             bump_generation(&params)?;
         }
         names::CLEAR_CLIP => {
@@ -166,13 +169,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         .or_else(|| {
             generate::peek(&job, &settings.cache_folder).map(|f| generate::describe(&f, &job))
         })
-        .unwrap_or_else(|| {
-            if session::is_approved(&key) {
-                "Generating on the next render…".into()
-            } else {
-                generate::pending_status()
-            }
-        });
+        .unwrap_or_else(generate::pending_status);
     set_status(&params, &status)?;
     Ok(kOfxStatOK)
 }
