@@ -291,6 +291,17 @@ fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
     let diff = max_abs_diff(&video, &want);
     eprintln!("f16 I/O: max abs diff vs diffusers (f32 throughout): {diff}");
     assert!(diff < 1e-2, "max abs diff {diff}");
+
+    // The same UNet taking its timestep as an f32 scalar gives the same frames.
+    let scalar = shared_model(
+        &common::fixtures().join("tiny-modelscope-scalar-t"),
+        &RuntimeOptions::default(),
+    )
+    .unwrap();
+    let same = scalar
+        .generate(&request(&e, SchedulerKind::Ddim), &mut continue_always)
+        .unwrap();
+    assert_eq!(same, video);
 }
 
 #[test]
