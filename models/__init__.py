@@ -1,1 +1,1 @@
-"""Model packages, export scripts, the reference pipeline and the default model\x27s training."""
+"""Model packages, export scripts, the reference pipeline and the default model's training."""
