@@ -287,3 +287,34 @@ fn one_throwaway_instance_per_frame_gives_the_same_frames() {
         instance.destroy().unwrap();
     }
 }
+
+#[test]
+fn interactive_renders_wait_for_generate_and_final_renders_do_not() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    instance.set_param("seed", 555).unwrap();
+    let interactive = Render {
+        interactive: true,
+        ..Render::frame(0.0)
+    };
+    let placeholder = instance.render(&interactive).unwrap();
+    assert!(
+        session.progress().is_empty(),
+        "an interactive render generated without Generate"
+    );
+    instance.press("generate").unwrap();
+    let generated = instance.render(&interactive).unwrap();
+    assert_ne!(generated, placeholder);
+    assert_eq!(instance.render(&Render::frame(0.0)).unwrap(), generated);
+
+    // a final render generates what is missing, without Generate
+    instance.set_param("seed", 556).unwrap();
+    session.clear_log();
+    let last = instance.render(&Render::frame(0.0)).unwrap();
+    assert!(
+        !session.progress().is_empty(),
+        "the final render did not generate"
+    );
+    assert_ne!(last, generated);
+}
