@@ -76,7 +76,10 @@ pub fn default_bundle() -> PathBuf {
     match std::env::var_os("T2V_BUNDLE") {
         Some(path) => PathBuf::from(path),
         None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bundle/TextToVideo.ofx.bundle")
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("tests/ sits in the workspace");
+            workspace.join("target/bundle/TextToVideo.ofx.bundle")
         }
     }
 }
