@@ -51,15 +51,22 @@ pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
     }
 }
 
-/// The package in `dir`, parsed once per process.
+/// The package in `dir`, parsed once per process and content (a model replaced in place is parsed again:
+/// its identity, a content digest the cache memoises by file size and mtime, changes).
 pub fn package(dir: &Path) -> Result<Arc<Package>> {
-    static PACKAGES: Mutex<Option<HashMap<PathBuf, Arc<Package>>>> = Mutex::new(None);
-    if let Some(p) = PACKAGES.lock().get_or_insert_with(HashMap::new).get(dir) {
+    type Packages = HashMap<(PathBuf, String), Arc<Package>>;
+    static PACKAGES: Mutex<Option<Packages>> = Mutex::new(None);
+    if !dir.is_dir() {
+        // Let the engine word the error, as for every other broken package.
+        ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
+    }
+    let identity = model_identity(dir)
+        .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
+    let slot = (dir.to_path_buf(), identity.clone());
+    if let Some(p) = PACKAGES.lock().get_or_insert_with(HashMap::new).get(&slot) {
         return Ok(p.clone());
     }
     let package = ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
-    let identity = model_identity(dir)
-        .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
     let config_path = dir.join("scheduler").join("scheduler_config.json");
     let config: serde_json::Value = std::fs::read_to_string(&config_path)
         .ok()
@@ -73,7 +80,7 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
     PACKAGES
         .lock()
         .get_or_insert_with(HashMap::new)
-        .insert(dir.to_path_buf(), loaded.clone());
+        .insert(slot, loaded.clone());
     Ok(loaded)
 }
 
