@@ -66,11 +66,14 @@ fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip,
         ..RuntimeOptions::default()
     };
     let model = shared_model(&job.dir, &options).map_err(engine_failure)?;
-    let mut progress = Progress::new(effect.suites.clone(), effect.raw());
     let steps = job.request.steps;
+    let label = format!(
+        "Text to Video: generating {} frames ({steps} steps)",
+        job.request.frames
+    );
+    let mut progress = Progress::start(effect.suites.clone(), effect.raw(), &label);
     let mut on_step = |p: t2v_engine::StepProgress| {
-        let label = format!("Text to Video: step {}/{steps}", p.step);
-        let keep_going = progress.show(&label, p.step as f64 / steps.max(1) as f64);
+        let keep_going = progress.update(p.step as f64 / steps.max(1) as f64);
         if keep_going && !effect.aborted() {
             Flow::Continue
         } else {
