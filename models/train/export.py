@@ -55,10 +55,9 @@ def export(module, args, names, outputs, axes, path):
 
 def scheduler_config():
     """The diffusers DDIM config matching the training schedule (trailing spacing suits few steps)."""
-    sched = DDIMScheduler(num_train_timesteps=train.TRAIN_TIMESTEPS, beta_start=train.BETA_START,
-                          beta_end=train.BETA_END, beta_schedule="scaled_linear", clip_sample=False,
-                          set_alpha_to_one=False, steps_offset=0, prediction_type="epsilon",
-                          timestep_spacing="trailing")
+    sched = DDIMScheduler(num_train_timesteps=train.TRAIN_TIMESTEPS, beta_schedule=train.BETA_SCHEDULE,
+                          clip_sample=False, set_alpha_to_one=False, steps_offset=0,
+                          prediction_type=train.PREDICTION, timestep_spacing="trailing")
     config = {k: v for k, v in sched.config.items() if not k.startswith("_")}
     return {"_class_name": "DDIMScheduler", "_diffusers_version": diffusers.__version__, **config}
 
@@ -72,7 +71,6 @@ def main():
     torch.manual_seed(0)
 
     diffusion = torch.load(os.path.join(args.run, "diffusion.pt"))
-    autoencoder = torch.load(os.path.join(args.run, "autoencoder.pt"))
     scaling = torch.load(os.path.join(args.run, "latents.pt"))["scaling_factor"]
     vocab = diffusion["vocab_size"]
     text = TextEncoder(vocab, train.TEXT_LENGTH)
@@ -80,7 +78,7 @@ def main():
     unet = Denoiser(train.LATENT_CHANNELS, text_dim=64)
     unet.load_state_dict(diffusion["unet"])
     decoder = Decoder(train.LATENT_CHANNELS)
-    decoder.load_state_dict(autoencoder["decoder"])
+    decoder.load_state_dict(torch.load(os.path.join(args.run, "decoder.pt")))
 
     if os.path.isdir(args.out):
         shutil.rmtree(args.out)

@@ -4,12 +4,14 @@
 """
 
 import os
+import sys
 import unittest
 
 import numpy as np
 
-import evaluate
-import scenes
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import evaluate  # noqa: E402
+import scenes  # noqa: E402
 
 PACKAGE = os.path.join(os.path.dirname(evaluate.HERE), "tiny-shapes")
 

@@ -24,7 +24,11 @@ from networks import Decoder, Denoiser, Encoder, TextEncoder
 TEXT_LENGTH = 20
 LATENT_CHANNELS = 4
 TRAIN_TIMESTEPS = 1000
-BETA_START, BETA_END = 0.00085, 0.012
+# Cosine ("squaredcos_cap_v2") betas reach zero signal at t=999, so training never lets the model read
+# the clip's colours from a signal leak in the noise that pure-noise sampling lacks (with scaled_linear
+# it did, and every sample got the same background); v-prediction keeps the last steps well posed.
+BETA_SCHEDULE = "squaredcos_cap_v2"
+PREDICTION = "v_prediction"
 # Words the training prompts may contain that the vocabulary lacks: they become [UNK], so prompts with
 # unknown words stay in distribution.
 FILLER_WORDS = ["beautiful", "cinematic", "slowly", "very", "nice", "hd", "4k", "colorful", "cute"]
@@ -48,9 +52,11 @@ def build_tokenizer():
 
 
 def alphas_cumprod():
-    """The training noise schedule (diffusers 'scaled_linear')."""
-    betas = torch.linspace(BETA_START**0.5, BETA_END**0.5, TRAIN_TIMESTEPS, dtype=torch.float64) ** 2
-    return torch.cumprod(1.0 - betas, dim=0).float()
+    """The training noise schedule, as diffusers computes 'squaredcos_cap_v2'."""
+    f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    n = TRAIN_TIMESTEPS
+    betas = torch.tensor([min(1 - f((i + 1) / n) / f(i / n), 0.999) for i in range(n)], dtype=torch.float32)
+    return torch.cumprod(1.0 - betas, dim=0)
 
 
 def to_model_range(frames):
@@ -85,6 +91,41 @@ def train_autoencoder(run, steps, seed):
         if step % 50 == 0 or step == steps - 1:
             log(f"autoencoder step {step} loss {loss.item():.4f}")
     torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict()}, path)
+
+
+def refine_decoder(run, steps, seed):
+    """Train the decoder alone (encoder frozen, so the latent space the denoiser learned stays valid),
+    weighting object pixels up: the object covers a few percent of a frame, yet its colour is what the
+    prompt names."""
+    path = os.path.join(run, "decoder.pt")
+    if os.path.exists(path):
+        return
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    ae = torch.load(os.path.join(run, "autoencoder.pt"))
+    enc, dec = Encoder(LATENT_CHANNELS), Decoder(LATENT_CHANNELS)
+    enc.load_state_dict(ae["encoder"])
+    dec.load_state_dict(ae["decoder"])
+    enc.requires_grad_(False)
+    opt = torch.optim.AdamW(dec.parameters(), lr=1e-3, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps, pct_start=0.05)
+    for step in range(steps):
+        clips = [scenes.render(scenes.sample_scene(rng)) for _ in range(8)]
+        frames = np.concatenate([c[rng.choice(scenes.FRAMES, 8, replace=False)] for c in clips])
+        x = to_model_range(frames)
+        with torch.no_grad():
+            z = enc(x)
+            z = z + 0.1 * z.std() * torch.randn_like(z)
+        weight = 1.0 + 9.0 * ((x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.1).float()
+        y = dec(z)
+        loss = (weight * ((y - x).abs() + (y - x).pow(2))).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"decoder step {step} loss {loss.item():.4f}")
+    torch.save(dec.state_dict(), path)
 
 
 def encode_dataset(run, clips, seed):
@@ -126,10 +167,35 @@ def prompt_batch(attrs, rng):
     return prompts
 
 
+class AttributeHeads(torch.nn.Module):
+    """Training-only classifiers on the denoiser's pooled text condition (not exported): naming the
+    object colour, background colour, shape and motion from it teaches the text encoder which colour
+    word is the background in a few hundred steps, where the diffusion loss alone takes thousands."""
+
+    def __init__(self, dim):
+        super().__init__()
+        sizes = {"object": len(scenes.COLOURS), "background": len(scenes.COLOURS), "shape": len(scenes.SHAPES),
+                 "motion": len(scenes.MOTIONS)}
+        self.heads = torch.nn.ModuleDict({k: torch.nn.Linear(dim, n) for k, n in sizes.items()})
+
+    def forward(self, cond):
+        return {k: head(cond) for k, head in self.heads.items()}
+
+
+def attribute_loss(aux, cond, attrs, prompts):
+    """Cross-entropy of the attribute heads over the captioned (non-empty) prompts of a batch."""
+    keep = torch.tensor([p != "" for p in prompts])
+    names = {"object": scenes.COLOURS, "background": scenes.COLOURS, "shape": scenes.SHAPES,
+             "motion": scenes.MOTIONS}
+    logits = aux(cond[keep])
+    kept = [a for a, k in zip(attrs, keep) if k]
+    return sum(F.cross_entropy(logits[k], torch.tensor([names[k].index(a[k]) for a in kept])) for k in names)
+
+
 def train_diffusion(run, steps, batch, seed):
-    """Joint training of text encoder and denoiser (epsilon prediction), with an EMA copy for export."""
+    """Joint training of text encoder and denoiser (v-prediction), with an EMA copy for export."""
     final = os.path.join(run, "diffusion.pt")
-    if os.path.exists(final):
+    if os.path.exists(final) and torch.load(final)["steps"] == steps:
         return
     ckpt_path = os.path.join(run, "diffusion_ckpt.pt")
     data = torch.load(os.path.join(run, "latents.pt"))
@@ -138,14 +204,16 @@ def train_diffusion(run, steps, batch, seed):
     torch.manual_seed(seed)
     text = TextEncoder(tok.get_vocab_size(), TEXT_LENGTH)
     unet = Denoiser(LATENT_CHANNELS, text_dim=64)
+    aux = AttributeHeads(128)
     params = [*text.parameters(), *unet.parameters()]
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW([*params, *aux.parameters()], lr=1e-3, weight_decay=0.01)
     ema = [p.detach().clone() for p in params]
     start = 0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
         text.load_state_dict(ck["text"])
         unet.load_state_dict(ck["unet"])
+        aux.load_state_dict(ck["aux"])
         opt.load_state_dict(ck["opt"])
         ema = ck["ema"]
         start = ck["step"]
@@ -167,10 +235,13 @@ def train_diffusion(run, steps, batch, seed):
         a = acp[t][:, None, None, None, None]
         noise = torch.randn_like(x0)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        pred = unet(xt, t, text(ids))
-        loss = F.mse_loss(pred, noise)
+        states = text(ids)
+        pred = unet(xt, t, states)
+        loss = F.mse_loss(pred, a.sqrt() * noise - (1 - a).sqrt() * x0)
+        aux_loss = attribute_loss(aux, unet.text(states), [attrs[i] for i in idx], prompts)
+        loss_total = loss + 0.1 * aux_loss
         opt.zero_grad()
-        loss.backward()
+        loss_total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         decay = min(0.998, (1 + step) / (10 + step))
@@ -178,9 +249,11 @@ def train_diffusion(run, steps, batch, seed):
             for e, p in zip(ema, params):
                 e.lerp_(p.detach(), 1 - decay)
         if step % 50 == 0 or step == steps - 1:
-            log(f"diffusion step {step} loss {loss.item():.4f} lr {lr:.2e} {time.time() - t0:.0f}s")
+            log(f"diffusion step {step} loss {loss.item():.4f} attributes {aux_loss.item():.3f} lr {lr:.2e} "
+                f"{time.time() - t0:.0f}s")
         if (step + 1) % 250 == 0 or step == steps - 1:
-            torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "opt": opt.state_dict(),
+            torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "aux": aux.state_dict(),
+                        "opt": opt.state_dict(),
                         "ema": ema, "step": step + 1, "torch_rng": torch.get_rng_state()}, ckpt_path)
     with torch.no_grad():
         for e, p in zip(ema, params):
@@ -194,6 +267,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default=os.path.join(os.path.dirname(__file__), "runs", "default"))
     ap.add_argument("--ae-steps", type=int, default=600)
+    ap.add_argument("--decoder-steps", type=int, default=1000)
     ap.add_argument("--clips", type=int, default=8000)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=24)
@@ -208,6 +282,7 @@ def main():
     train_autoencoder(args.run, args.ae_steps, args.seed)
     encode_dataset(args.run, args.clips, args.seed + 1)
     train_diffusion(args.run, args.steps, args.batch, args.seed + 2)
+    refine_decoder(args.run, args.decoder_steps, args.seed + 3)
 
 
 if __name__ == "__main__":
