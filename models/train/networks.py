@@ -47,7 +47,11 @@ class SelfAttention(nn.Module):
 class TextEncoder(nn.Module):
     def __init__(self, vocab, length, dim=64, layers=2, heads=4):
         super().__init__()
+        # Word and position embeddings start at the same scale: with positions 50x smaller than words the
+        # encoder stays a bag of words for thousands of steps and cannot tell the object's colour from the
+        # background's.
         self.embed = nn.Embedding(vocab, dim)
+        nn.init.normal_(self.embed.weight, std=0.02)
         self.pos = nn.Parameter(torch.randn(length, dim) * 0.02)
         self.attn = nn.ModuleList(SelfAttention(dim, heads) for _ in range(layers))
         self.mlp = nn.ModuleList(
