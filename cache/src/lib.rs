@@ -1,1 +1,31 @@
-//! Clip cache.
+//! Clip cache: generated clips served from process memory or a shared disk folder, so each clip is
+//! generated once — per process, per render farm — and a served frame costs about a memory copy.
+//!
+//! - [`Recipe`] → [`ClipKey`]: blake3 over a versioned, length-prefixed encoding of everything that decides
+//!   the frames ([`recipe`] documents it; [`model_identity`] names the model by content).
+//! - [`ClipCache::global`]: process-wide (hosts create throw-away render instances). Memory is an LRU with a
+//!   byte budget holding clips and resized output frames ([`ClipCache::resized_frame`]); hits hand out `Arc`s.
+//! - Disk ([`cache_folder`]): one folder per clip, `<key>/frame_0000.png…` (16-bit RGB) + `clip.json`
+//!   (+ `clip.json.b3`), published by atomic rename, verified on read, LRU-evicted under a size cap.
+//! - [`ClipCache::get_or_generate`]: single flight across threads (in memory) and processes (lock files);
+//!   a failed or cancelled generation hands over to a waiter; a disk failure never fails the caller.
+
+mod cache;
+mod clip;
+mod entry;
+mod identity;
+mod memory;
+mod png16;
+pub mod recipe;
+mod store;
+
+#[cfg(test)]
+mod cache_tests;
+
+pub use cache::{
+    cache_folder, ClipCache, Fetched, GetError, Options, Source, DEFAULT_DISK_CAP,
+    DEFAULT_MEMORY_BUDGET,
+};
+pub use clip::{Clip, ClipError};
+pub use identity::model_identity;
+pub use recipe::{canonical_json, ClipKey, Recipe};

@@ -1,0 +1,257 @@
+//! The format of one disk entry: a folder `<key>/` holding `frame_0000.png`… (16-bit RGB at generated
+//! resolution), `clip.json` (every recipe field, plugin version, timing, and a blake3 checksum per frame
+//! file) and `clip.json.b3` (clip.json's own blake3 in `b3sum` format, so `b3sum -c` can check it too).
+//! Every byte is verified on read: an entry either decodes to exactly what was written or is rejected.
+
+use crate::clip::Clip;
+use crate::png16;
+use crate::recipe::{ClipKey, Recipe};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+pub(crate) const METADATA: &str = "clip.json";
+const METADATA_SUM: &str = "clip.json.b3";
+const FORMAT: &str = "t2v-clip-cache/1";
+
+/// Contents of `clip.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Metadata {
+    format: String,
+    key: String,
+    recipe: Recipe,
+    plugin_version: String,
+    generated_at_unix_ms: u64,
+    pub(crate) generation_seconds: f64,
+    width: u32,
+    height: u32,
+    files: Vec<FileSum>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FileSum {
+    name: String,
+    bytes: u64,
+    blake3: String,
+}
+
+/// What is known about how a clip was made; stored with it.
+pub(crate) struct Provenance<'a> {
+    pub(crate) plugin_version: &'a str,
+    pub(crate) generation_seconds: f64,
+}
+
+fn frame_name(index: usize) -> String {
+    format!("frame_{index:04}.png")
+}
+
+/// Writes and fsyncs every file of an entry into the existing, empty folder `dir`, then fsyncs the folder.
+/// `after_frame` runs after each frame file (a test seam for crashes and write failures).
+pub(crate) fn write(
+    dir: &Path,
+    key: &ClipKey,
+    recipe: &Recipe,
+    clip: &Clip,
+    provenance: &Provenance,
+    after_frame: &dyn Fn(usize) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut files = Vec::with_capacity(clip.frames().len());
+    for (index, frame) in clip.frames().iter().enumerate() {
+        let bytes = png16::encode(clip.width(), clip.height(), frame).map_err(io::Error::other)?;
+        let name = frame_name(index);
+        write_synced(&dir.join(&name), &bytes)?;
+        files.push(FileSum {
+            name,
+            bytes: bytes.len() as u64,
+            blake3: blake3::hash(&bytes).to_hex().to_string(),
+        });
+        after_frame(index)?;
+    }
+    let generated_at_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let metadata = Metadata {
+        format: FORMAT.into(),
+        key: key.as_str().into(),
+        recipe: recipe.clone(),
+        plugin_version: provenance.plugin_version.into(),
+        generated_at_unix_ms,
+        generation_seconds: provenance.generation_seconds,
+        width: clip.width(),
+        height: clip.height(),
+        files,
+    };
+    let json = serde_json::to_vec_pretty(&metadata).map_err(io::Error::other)?;
+    write_synced(&dir.join(METADATA), &json)?;
+    let sum = format!("{}  {METADATA}\n", blake3::hash(&json).to_hex());
+    write_synced(&dir.join(METADATA_SUM), sum.as_bytes())?;
+    fs::File::open(dir)?.sync_all()
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create_new(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Why an entry folder cannot be served.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// No entry (or no metadata yet) in the folder.
+    Missing,
+    /// Present but damaged; the text names the file and the problem.
+    Corrupt(String),
+}
+
+/// Reads and verifies the entry in `dir`, which must be the entry of `key`.
+pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadError> {
+    let sum = match fs::read(dir.join(METADATA_SUM)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => {
+            return Err(ReadError::Missing)
+        }
+        other => other.map_err(|e| corrupt(METADATA_SUM, e))?,
+    };
+    let json = fs::read(dir.join(METADATA)).map_err(|e| corrupt(METADATA, e))?;
+    let expected = format!("{}  {METADATA}\n", blake3::hash(&json).to_hex());
+    if sum != expected.as_bytes() {
+        return Err(corrupt(METADATA, "checksum mismatch"));
+    }
+    let metadata: Metadata = serde_json::from_slice(&json).map_err(|e| corrupt(METADATA, e))?;
+    if metadata.format != FORMAT || metadata.key != key.as_str() {
+        return Err(corrupt(
+            METADATA,
+            format!(
+                "format {:?} key {:?} is not this entry",
+                metadata.format, metadata.key
+            ),
+        ));
+    }
+    let mut frames = Vec::with_capacity(metadata.files.len());
+    for (index, file) in metadata.files.iter().enumerate() {
+        if file.name != frame_name(index) {
+            return Err(corrupt(
+                &file.name,
+                format!("listed where {} belongs", frame_name(index)),
+            ));
+        }
+        let bytes = fs::read(dir.join(&file.name)).map_err(|e| corrupt(&file.name, e))?;
+        if bytes.len() as u64 != file.bytes || blake3::hash(&bytes).to_hex().as_str() != file.blake3
+        {
+            return Err(corrupt(&file.name, "checksum mismatch"));
+        }
+        let frame = png16::decode(&bytes, metadata.width, metadata.height)
+            .map_err(|e| corrupt(&file.name, e))?;
+        frames.push(Arc::from(frame));
+    }
+    let clip =
+        Clip::new(metadata.width, metadata.height, frames).map_err(|e| corrupt(METADATA, e))?;
+    Ok((clip, metadata))
+}
+
+fn corrupt(file: &str, problem: impl std::fmt::Display) -> ReadError {
+    ReadError::Corrupt(format!("{file}: {problem}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::sample_recipe;
+
+    fn written() -> (tempfile::TempDir, ClipKey, Clip) {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = sample_recipe("entry");
+        let frames = (0..3)
+            .map(|f| (0..8 * 4 * 3).map(|i| ((i + f) % 7) as f32 / 6.0).collect())
+            .collect();
+        let clip = Clip::new(8, 4, frames).unwrap().quantized();
+        let provenance = Provenance {
+            plugin_version: "0.1.0",
+            generation_seconds: 1.5,
+        };
+        write(
+            dir.path(),
+            &recipe.key(),
+            &recipe,
+            &clip,
+            &provenance,
+            &|_| Ok(()),
+        )
+        .unwrap();
+        (dir, recipe.key(), clip)
+    }
+
+    fn message(err: ReadError) -> String {
+        match err {
+            ReadError::Corrupt(text) => text,
+            ReadError::Missing => "missing".into(),
+        }
+    }
+
+    #[test]
+    fn reads_back_exactly_what_was_written() {
+        let (dir, key, clip) = written();
+        let (read, metadata) = read(dir.path(), &key).unwrap();
+        assert_eq!(read, clip);
+        assert_eq!(
+            (
+                metadata.plugin_version.as_str(),
+                metadata.generation_seconds
+            ),
+            ("0.1.0", 1.5)
+        );
+        assert_eq!(metadata.recipe, sample_recipe("entry"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
+        assert_eq!(json["files"][2]["name"], "frame_0002.png");
+        assert_eq!(json["recipe"]["negative_prompt"], "blurry");
+    }
+
+    #[test]
+    fn bit_flip_in_a_frame_is_detected() {
+        let (dir, key, _) = written();
+        let path = dir.path().join("frame_0001.png");
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[40] ^= 0x10;
+        fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "frame_0001.png: checksum mismatch"
+        );
+    }
+
+    #[test]
+    fn truncated_frame_and_edited_metadata_are_detected() {
+        let (dir, key, _) = written();
+        let path = dir.path().join("frame_0000.png");
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "frame_0000.png: checksum mismatch"
+        );
+
+        let (dir, key, _) = written();
+        let path = dir.path().join(METADATA);
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"seed\": 42", "\"seed\": 43");
+        fs::write(&path, text).unwrap();
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "clip.json: checksum mismatch"
+        );
+    }
+
+    #[test]
+    fn missing_folder_and_missing_metadata_differ() {
+        let (dir, key, _) = written();
+        assert!(matches!(
+            read(&dir.path().join("nope"), &key),
+            Err(ReadError::Missing)
+        ));
+        fs::remove_file(dir.path().join("clip.json.b3")).unwrap();
+        assert!(message(read(dir.path(), &key).unwrap_err()).starts_with("clip.json.b3: "));
+    }
+}
