@@ -150,6 +150,7 @@ mod tests {
             negative_prompt: String::new(),
             seed: 5,
             model: 0,
+            model_name: String::new(),
             custom_model: concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../models/fixtures/tiny-modelscope"

@@ -10,6 +10,7 @@ use ofx_sys::*;
 
 use crate::generate;
 use crate::job;
+use crate::location;
 use crate::ofx::{
     effect::Effect, message, param::ParamSet, props::PropSet, Error, OfxStatus, Result,
 };
@@ -110,13 +111,16 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         return Ok(kOfxStatReplyDefault);
     }
     let name = in_args.get_string(kOfxPropName, 0)?;
-    if name == names::STATUS || name == names::GENERATION {
+    if name == names::STATUS || name == names::GENERATION || name == names::MODEL_NAME {
         return Ok(kOfxStatOK); // our own writes
     }
     let time = in_args.get_double(kOfxPropTime, 0).unwrap_or(0.0);
     let params = effect.params()?;
     if name == names::NEW_SEED {
         params.param(names::SEED)?.set_int(new_seed())?;
+    }
+    if name == names::MODEL {
+        remember_model_name(&params, time)?;
     }
     let settings = Settings::read(&params, time)?;
     enable_dependents(&params, &settings)?;
@@ -213,6 +217,17 @@ fn new_seed() -> i32 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
     (z % i32::MAX as u64) as i32
+}
+
+/// Stores the chosen model's name: a choice is saved as an index, and models added to or removed from
+/// an earlier search folder would otherwise silently switch a saved project to another model.
+fn remember_model_name(params: &ParamSet, time: f64) -> Result<()> {
+    let index = params.param(names::MODEL)?.int_at(time)?;
+    let name = usize::try_from(index)
+        .ok()
+        .and_then(|i| location::models().get(i).map(|m| m.label.clone()))
+        .unwrap_or_default();
+    params.param(names::MODEL_NAME)?.set_string(&name)
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
         return Ok(PathBuf::from(&settings.custom_model));
     }
     let models = location::models();
+    if let Some(named) = models.iter().find(|m| m.label == settings.model_name) {
+        return Ok(named.dir.clone());
+    }
     let index = usize::try_from(settings.model).unwrap_or(usize::MAX);
     match models.get(index) {
         Some(m) => Ok(m.dir.clone()),
@@ -174,6 +177,7 @@ mod tests {
             negative_prompt: String::new(),
             seed: 7,
             model: 0,
+            model_name: String::new(),
             custom_model: String::new(),
             steps: 0,
             guidance: 0.0,

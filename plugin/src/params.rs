@@ -29,6 +29,8 @@ pub mod names {
     pub const STATUS: &str = "status";
     /// Hidden counter bumped by `generate` so the host sees a change and re-renders.
     pub const GENERATION: &str = "generation";
+    /// The chosen model's name, so a saved project keeps its model when the menu's order changes.
+    pub const MODEL_NAME: &str = "modelName";
 }
 
 /// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler.
@@ -164,6 +166,10 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         Def {
             secret: true,
             ..def(GENERATION, "Generation", "Bumped by Generate.", int(0, (0, i32::MAX), (0, 1000)))
+        },
+        Def {
+            secret: true,
+            ..def(MODEL_NAME, "Model name", "The chosen model's name (survives changes to the Model menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
         },
         def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
         def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),

@@ -19,6 +19,8 @@ pub struct Settings {
     pub negative_prompt: String,
     pub seed: u64,
     pub model: i32,
+    /// The model's name as chosen (empty until the user picks one); wins over `model` when still found.
+    pub model_name: String,
     pub custom_model: String,
     /// 0 = the model's default.
     pub steps: u32,
@@ -49,6 +51,7 @@ impl Settings {
             negative_prompt: text(NEGATIVE_PROMPT)?,
             seed: non_negative(int(SEED)?) as u64,
             model: int(MODEL)?,
+            model_name: text(MODEL_NAME)?,
             custom_model: text(CUSTOM_MODEL)?.trim().to_owned(),
             steps: non_negative(int(STEPS)?),
             guidance: params.param(GUIDANCE)?.double_at(time)?.max(0.0) as f32,
