@@ -416,12 +416,12 @@ impl<'s> Instance<'s> {
         scale: f64,
         interactive: bool,
     ) -> Result<(), HostError> {
-        self.call(
+        self.sequence_action(
             kOfxImageEffectActionBeginSequenceRender,
-            Some(&self.sequence_args(range, scale, interactive)),
-            None,
+            range,
+            scale,
+            interactive,
         )
-        .map(|_| ())
     }
 
     pub fn end_sequence_render(
@@ -430,8 +430,24 @@ impl<'s> Instance<'s> {
         scale: f64,
         interactive: bool,
     ) -> Result<(), HostError> {
-        self.call(
+        self.sequence_action(
             kOfxImageEffectActionEndSequenceRender,
+            range,
+            scale,
+            interactive,
+        )
+    }
+
+    /// Begin and end sequence render take the same arguments.
+    fn sequence_action(
+        &self,
+        action: &CStr,
+        range: (f64, f64),
+        scale: f64,
+        interactive: bool,
+    ) -> Result<(), HostError> {
+        self.call(
+            action,
             Some(&self.sequence_args(range, scale, interactive)),
             None,
         )
