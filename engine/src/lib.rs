@@ -10,6 +10,7 @@ mod package;
 mod request;
 mod runtime;
 pub mod scheduler;
+mod stats;
 mod tokenizer;
 
 pub use error::EngineError;
@@ -21,4 +22,5 @@ pub use package::{
 pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{init_onnx_runtime, shared_model, Device, RuntimeOptions};
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
+pub use stats::GenerationStats;
 pub use tokenizer::PromptTokenizer;

@@ -13,6 +13,7 @@ use crate::package::{Defaults, ModelPackage, TEXT_ENCODER_FILE, UNET_FILE, VAE_D
 use crate::request::{Flow, Request, StepProgress, Video};
 use crate::runtime::{load_session, Device, RuntimeOptions};
 use crate::scheduler::Scheduler;
+use crate::stats::{GenerationClock, GenerationStats};
 
 /// Frames decoded per VAE run: bounds decoder memory on long clips.
 const DECODE_CHUNK: usize = 4;
@@ -109,11 +110,22 @@ impl Model {
         request: &Request,
         progress: &mut dyn FnMut(StepProgress) -> Flow,
     ) -> Result<Video, EngineError> {
+        self.generate_with_stats(request, progress)
+            .map(|(video, _)| video)
+    }
+
+    /// `generate`, also telling how much of the generation's time was spent inside ONNX Runtime.
+    pub fn generate_with_stats(
+        &self,
+        request: &Request,
+        progress: &mut dyn FnMut(StepProgress) -> Flow,
+    ) -> Result<(Video, GenerationStats), EngineError> {
+        let clock = GenerationClock::start();
         self.package.validate(request)?;
         let mut noise = NoiseStream::new(request.seed);
         let shape = self.package.latent_shape(request);
         let latents = noise.take(shape.iter().product());
-        self.run(request, latents, noise, progress)
+        self.run(request, latents, noise, clock, progress)
     }
 
     /// Generates from explicit unit-variance initial latents ([1, C, F, h, w], C order) instead of the seed's;
@@ -124,6 +136,7 @@ impl Model {
         latents: &[f32],
         progress: &mut dyn FnMut(StepProgress) -> Flow,
     ) -> Result<Video, EngineError> {
+        let clock = GenerationClock::start();
         self.package.validate(request)?;
         let shape = self.package.latent_shape(request);
         let expected: usize = shape.iter().product();
@@ -136,7 +149,8 @@ impl Model {
         let mut noise = NoiseStream::new(request.seed);
         // Keep the stream where `generate` would have it, so per-step noise matches a seeded run.
         noise.take(expected);
-        self.run(request, latents.to_vec(), noise, progress)
+        self.run(request, latents.to_vec(), noise, clock, progress)
+            .map(|(video, _)| video)
     }
 
     fn run(
@@ -144,8 +158,9 @@ impl Model {
         request: &Request,
         mut latents: Vec<f32>,
         mut noise: NoiseStream,
+        mut clock: GenerationClock,
         progress: &mut dyn FnMut(StepProgress) -> Flow,
-    ) -> Result<Video, EngineError> {
+    ) -> Result<(Video, GenerationStats), EngineError> {
         let steps = request.steps;
         let mut scheduler = Scheduler::new(
             request.scheduler,
@@ -158,7 +173,7 @@ impl Model {
         }
         let mut sessions = self.sessions.lock();
         let guided = request.guidance > 1.0;
-        let context = self.encode_prompts(&mut sessions.text, request, guided)?;
+        let context = self.encode_prompts(&mut sessions.text, &mut clock, request, guided)?;
         let batch = if guided { 2 } else { 1 };
         let shape = self.package.latent_shape(request);
         let init = scheduler.init_noise_sigma() as f32;
@@ -166,7 +181,15 @@ impl Model {
         let n = latents.len();
         for (i, &t) in scheduler.timesteps().to_vec().iter().enumerate() {
             let input = scheduler.scale_model_input(i, &latents);
-            let out = self.denoise(&mut sessions.unet, &input, batch, shape, t, &context)?;
+            let out = self.denoise(
+                &mut sessions.unet,
+                &mut clock,
+                &input,
+                batch,
+                shape,
+                t,
+                &context,
+            )?;
             let prediction: Vec<f32> = if guided {
                 let (u, c) = out.split_at(n);
                 u.iter()
@@ -185,18 +208,20 @@ impl Model {
                 return Err(EngineError::Cancelled);
             }
         }
-        let frames = self.decode(&mut sessions.vae, &latents, shape, request)?;
-        Ok(Video {
+        let frames = self.decode(&mut sessions.vae, &mut clock, &latents, shape, request)?;
+        let video = Video {
             width: request.width,
             height: request.height,
             frames,
-        })
+        };
+        Ok((video, clock.finish()))
     }
 
     /// Text embeddings, [negative; prompt] when guided, else [prompt].
     fn encode_prompts(
         &self,
         text: &mut Session,
+        clock: &mut GenerationClock,
         request: &Request,
         guided: bool,
     ) -> Result<Vec<f32>, EngineError> {
@@ -210,8 +235,8 @@ impl Model {
         let batch = if guided { 2 } else { 1 };
         let fail = inference(TEXT_ENCODER_FILE);
         let input = ids_tensor(self.io.ids_i32, batch, ids).map_err(&fail)?;
-        let outputs = text
-            .run(ort::inputs!["input_ids" => input])
+        let outputs = clock
+            .onnx(|| text.run(ort::inputs!["input_ids" => input]))
             .map_err(&fail)?;
         let (shape, data) = read_float(&outputs[self.io.text_output.as_str()]).map_err(&fail)?;
         let expected = [batch, tok.length(), self.package.shapes().text_hidden];
@@ -228,6 +253,7 @@ impl Model {
     fn denoise(
         &self,
         unet: &mut Session,
+        clock: &mut GenerationClock,
         input: &[f32],
         batch: usize,
         shape: [usize; 5],
@@ -242,13 +268,12 @@ impl Model {
         let sample_shape = [batch, shape[1], shape[2], shape[3], shape[4]];
         let hidden = self.package.shapes().text_hidden;
         let ctx_shape = [batch, context.len() / (batch * hidden), hidden];
-        let outputs = unet
-            .run(ort::inputs![
-                "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
-                "timestep" => timestep_tensor(self.io.timestep, batch, t).map_err(&fail)?,
-                "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, context).map_err(&fail)?,
-            ])
-            .map_err(&fail)?;
+        let inputs = ort::inputs![
+            "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
+            "timestep" => timestep_tensor(self.io.timestep, batch, t).map_err(&fail)?,
+            "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, context).map_err(&fail)?,
+        ];
+        let outputs = clock.onnx(|| unet.run(inputs)).map_err(&fail)?;
         let (out_shape, data) =
             read_float(&outputs[self.io.unet_output.as_str()]).map_err(&fail)?;
         if out_shape != sample_shape {
@@ -265,6 +290,7 @@ impl Model {
     fn decode(
         &self,
         vae: &mut Session,
+        clock: &mut GenerationClock,
         latents: &[f32],
         shape: [usize; 5],
         r: &Request,
@@ -283,8 +309,9 @@ impl Model {
                     input.extend(latents[start..start + h * w].iter().map(|&x| x * scale));
                 }
             }
-            let outputs = vae
-                .run(ort::inputs!["latent_sample" => float_tensor(self.io.latent, &[count, c, h, w], &input).map_err(&fail)?])
+            let latent = float_tensor(self.io.latent, &[count, c, h, w], &input).map_err(&fail)?;
+            let outputs = clock
+                .onnx(|| vae.run(ort::inputs!["latent_sample" => latent]))
                 .map_err(&fail)?;
             let (out_shape, data) =
                 read_float(&outputs[self.io.vae_output.as_str()]).map_err(&fail)?;
