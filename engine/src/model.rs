@@ -174,22 +174,13 @@ impl Model {
         let mut sessions = self.sessions.lock();
         let guided = request.guidance > 1.0;
         let context = self.encode_prompts(&mut sessions.text, &mut clock, request, guided)?;
-        let batch = if guided { 2 } else { 1 };
         let shape = self.package.latent_shape(request);
         let init = scheduler.init_noise_sigma() as f32;
         latents.iter_mut().for_each(|x| *x *= init);
         let n = latents.len();
         for (i, &t) in scheduler.timesteps().to_vec().iter().enumerate() {
             let input = scheduler.scale_model_input(i, &latents);
-            let out = self.denoise(
-                &mut sessions.unet,
-                &mut clock,
-                &input,
-                batch,
-                shape,
-                t,
-                &context,
-            )?;
+            let out = self.denoise(&mut sessions.unet, &mut clock, &input, shape, t, &context)?;
             let prediction: Vec<f32> = if guided {
                 let (u, c) = out.split_at(n);
                 u.iter()
@@ -249,25 +240,26 @@ impl Model {
         Ok(data)
     }
 
-    /// One UNet run over `batch` copies of the scaled latents.
+    /// One UNet run over one copy of the scaled latents per prompt in `context` (two when guided).
     fn denoise(
         &self,
         unet: &mut Session,
         clock: &mut GenerationClock,
         input: &[f32],
-        batch: usize,
         shape: [usize; 5],
         t: f64,
         context: &[f32],
     ) -> Result<Vec<f32>, EngineError> {
         let fail = inference(UNET_FILE);
+        let hidden = self.package.shapes().text_hidden;
+        let tokens = self.package.tokenizer().length();
+        let batch = context.len() / (tokens * hidden);
         let mut sample = Vec::with_capacity(input.len() * batch);
         for _ in 0..batch {
             sample.extend_from_slice(input);
         }
         let sample_shape = [batch, shape[1], shape[2], shape[3], shape[4]];
-        let hidden = self.package.shapes().text_hidden;
-        let ctx_shape = [batch, context.len() / (batch * hidden), hidden];
+        let ctx_shape = [batch, tokens, hidden];
         let inputs = ort::inputs![
             "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
             "timestep" => timestep_tensor(self.io.timestep, batch, t).map_err(&fail)?,
