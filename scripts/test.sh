@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 cargo run -q -p bundle -- build
+# The test-only fault-injection build for tests/tests/panics.rs (only the plugin crate recompiles).
+cargo run -q -p bundle -- build --faults
 export ORT_DYLIB_PATH="$PWD/target/onnxruntime/libonnxruntime.so.1.31.1"
 
 cargo fmt --all -- --check
 cargo clippy -q --workspace --all-targets -- -D warnings
+cargo clippy -q -p text-to-video-ofx --all-targets --features fault-injection -- -D warnings
 cargo test --workspace
 .venv/bin/python -m unittest discover -v -s models -p 'test_*.py' -t .

@@ -1,14 +1,21 @@
-//! Command-line parsing (no dependency: three subcommands and two flags).
+//! Command-line parsing (no dependency: three subcommands and three flags).
 
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: bundle build [--release] | fetch-ort | install [--dest DIR]";
+pub const USAGE: &str =
+    "usage: bundle build [--release] [--faults] | fetch-ort | install [--dest DIR]";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cmd {
-    Build { release: bool },
+    /// `faults`: the test-only fault-injection build, assembled under `target/bundle-faults`.
+    Build {
+        release: bool,
+        faults: bool,
+    },
     FetchOrt,
-    Install { dest: Option<PathBuf> },
+    Install {
+        dest: Option<PathBuf>,
+    },
     Help,
 }
 
@@ -18,11 +25,13 @@ pub fn parse(args: &[String]) -> Result<Cmd, String> {
         None => return Err("missing subcommand".into()),
     };
     let mut release = false;
+    let mut faults = false;
     let mut dest = None;
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
         match (sub, arg.as_str()) {
             ("build", "--release") => release = true,
+            ("build", "--faults") => faults = true,
             ("install", "--dest") => {
                 let dir = it.next().ok_or("--dest needs a directory")?;
                 dest = Some(PathBuf::from(dir));
@@ -31,7 +40,7 @@ pub fn parse(args: &[String]) -> Result<Cmd, String> {
         }
     }
     match sub {
-        "build" => Ok(Cmd::Build { release }),
+        "build" => Ok(Cmd::Build { release, faults }),
         "fetch-ort" => Ok(Cmd::FetchOrt),
         "install" => Ok(Cmd::Install { dest }),
         "help" | "--help" | "-h" => Ok(Cmd::Help),
@@ -49,10 +58,26 @@ mod tests {
 
     #[test]
     fn parses_each_subcommand() {
-        assert_eq!(parse(&args(&["build"])), Ok(Cmd::Build { release: false }));
+        assert_eq!(
+            parse(&args(&["build"])),
+            Ok(Cmd::Build {
+                release: false,
+                faults: false
+            })
+        );
         assert_eq!(
             parse(&args(&["build", "--release"])),
-            Ok(Cmd::Build { release: true })
+            Ok(Cmd::Build {
+                release: true,
+                faults: false
+            })
+        );
+        assert_eq!(
+            parse(&args(&["build", "--faults"])),
+            Ok(Cmd::Build {
+                release: false,
+                faults: true
+            })
         );
         assert_eq!(parse(&args(&["fetch-ort"])), Ok(Cmd::FetchOrt));
         assert_eq!(

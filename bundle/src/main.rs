@@ -2,7 +2,7 @@
 //! bundle where OpenFX hosts look for plugins.
 //!
 //! ```text
-//! cargo run -p bundle -- build [--release]
+//! cargo run -p bundle -- build [--release] [--faults]
 //! cargo run -p bundle -- fetch-ort
 //! cargo run -p bundle -- install [--dest DIR]
 //! ```
@@ -47,8 +47,8 @@ fn run(cmd: Cmd) -> Result<(), String> {
             Ok(())
         }
         Cmd::FetchOrt => ort_fetch::fetch(&target).map(|lib| println!("{}", lib.display())),
-        Cmd::Build { release } => {
-            build(&root, &target, release).map(|b| println!("{}", b.display()))
+        Cmd::Build { release, faults } => {
+            build(&root, &target, release, faults).map(|b| println!("{}", b.display()))
         }
         Cmd::Install { dest } => {
             let bundle = target.join("bundle").join(layout::BUNDLE_NAME);
@@ -67,8 +67,10 @@ fn run(cmd: Cmd) -> Result<(), String> {
     }
 }
 
-/// Builds the plugin with cargo, fetches ONNX Runtime and assembles the bundle under `target/bundle/`.
-fn build(root: &Path, target: &Path, release: bool) -> Result<PathBuf, String> {
+/// Builds the plugin with cargo, fetches ONNX Runtime and assembles the bundle under `target/bundle/`
+/// — or, with `faults`, the test-only fault-injection plugin under `target/bundle-faults/` (same
+/// target folder, so only the plugin crate recompiles; the shipped bundle is a copy and stays as it is).
+fn build(root: &Path, target: &Path, release: bool, faults: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -76,6 +78,9 @@ fn build(root: &Path, target: &Path, release: bool) -> Result<PathBuf, String> {
         .args(["build", "-p", "text-to-video-ofx", "--lib"]);
     if release {
         command.arg("--release");
+    }
+    if faults {
+        command.args(["--features", "fault-injection"]);
     }
     let status = command
         .status()
@@ -92,7 +97,8 @@ fn build(root: &Path, target: &Path, release: bool) -> Result<PathBuf, String> {
         onnxruntime: &ort,
         default_model: model.is_dir().then_some(model.as_path()),
     };
-    layout::assemble(&inputs, &target.join("bundle"))
+    let out = if faults { "bundle-faults" } else { "bundle" };
+    layout::assemble(&inputs, &target.join(out))
 }
 
 /// The workspace root: this crate lives in `<root>/bundle`.

@@ -99,6 +99,8 @@ fn dispatch(
     in_args: OfxPropertySetHandle,
     out_args: OfxPropertySetHandle,
 ) -> crate::ofx::Result<OfxStatus> {
+    #[cfg(feature = "fault-injection")]
+    crate::fault::panic_if_asked(&action.to_string_lossy());
     if action == kOfxActionLoad {
         suites::load()?;
         return Ok(kOfxStatOK);

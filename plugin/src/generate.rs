@@ -73,6 +73,10 @@ fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip,
     );
     let mut progress = Progress::start(effect.suites.clone(), effect.raw(), &label);
     let mut on_step = |p: t2v_engine::StepProgress| {
+        #[cfg(feature = "fault-injection")]
+        if p.step > 0 {
+            crate::fault::panic_if_asked(crate::fault::GENERATION_STEP);
+        }
         let keep_going = progress.update(p.step as f64 / steps.max(1) as f64);
         if keep_going && !effect.aborted() {
             Flow::Continue

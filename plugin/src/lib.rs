@@ -6,6 +6,8 @@
 
 mod describe;
 mod entry;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod fit;
 mod generate;
 mod instance;

@@ -10,7 +10,7 @@ use crate::progress::ProgressEvent;
 use crate::props::{PropertySet, Value};
 use crate::{effect, memory, messages, params, progress, props, threads, timeline};
 use ofx_sys::*;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +58,9 @@ pub struct HostConfig {
     pub components: Components,
     /// Sets `kNatronOfxHostIsNatron`.
     pub natron: bool,
+    /// More host properties, e.g. a plugin's test-only switches (set before Load; change them later
+    /// with [`crate::Session::set_host_property`]).
+    pub extra_properties: Vec<(CString, Value)>,
 }
 
 impl Default for HostConfig {
@@ -77,6 +80,7 @@ impl Default for HostConfig {
             depth: Depth::Float,
             components: Components::Rgba,
             natron: false,
+            extra_properties: Vec::new(),
         }
     }
 }
@@ -202,6 +206,9 @@ impl HostConfig {
         ]);
         if self.natron {
             set.set(kNatronOfxHostIsNatron, Value::Int(vec![1]));
+        }
+        for (name, value) in &self.extra_properties {
+            set.set(name, value.clone());
         }
         set
     }

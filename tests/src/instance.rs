@@ -1,5 +1,5 @@
 //! An effect instance and the actions a host sends it: parameter edits (InstanceChanged), region of
-//! definition, clip preferences, time domain, sequence renders and renders — the latter from
+//! definition, clip preferences, time domain, identity, sequence renders and renders — the latter from
 //! several threads at once, into buffers the host allocates.
 
 use crate::effect::Effect;
@@ -385,6 +385,45 @@ impl<'s> Instance<'s> {
                 "the plugin broke kOfxImageEffectPropFrameRange".into(),
             )),
         }
+    }
+
+    /// IsIdentity for a whole frame: `Some((clip, time))` when the plugin says the output is that
+    /// clip at that time, `None` when it renders (kOfxStatReplyDefault).
+    pub fn is_identity(&self, time: f64, scale: f64) -> Result<Option<(String, f64)>, HostError> {
+        let window = self.full_window(time, scale)?;
+        let in_args = PropertySet::with(vec![
+            (kOfxPropTime, Value::Double(vec![time])),
+            (
+                kOfxImageEffectPropFieldToRender,
+                Value::cstrs(&[kOfxImageFieldNone]),
+            ),
+            (
+                kOfxImageEffectPropRenderWindow,
+                Value::Int(vec![window.x1, window.y1, window.x2, window.y2]),
+            ),
+            (
+                kOfxImageEffectPropRenderScale,
+                Value::Double(vec![scale, scale]),
+            ),
+        ]);
+        let out = PropertySet::with(vec![
+            (kOfxPropName, Value::strings(&[""])),
+            (kOfxPropTime, Value::Double(vec![time])),
+        ]);
+        if self.call(kOfxImageEffectActionIsIdentity, Some(&in_args), Some(&out))?
+            == kOfxStatReplyDefault
+        {
+            return Ok(None);
+        }
+        let clip = match out.get(kOfxPropName) {
+            Some(Value::String(names)) => names
+                .first()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let time = out.doubles(kOfxPropTime).first().copied().unwrap_or(time);
+        Ok(Some((clip, time)))
     }
 
     fn sequence_args(&self, range: (f64, f64), scale: f64, interactive: bool) -> PropertySet {

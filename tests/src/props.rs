@@ -109,6 +109,10 @@ impl PropertySet {
             .insert(name.to_string_lossy().into_owned(), value);
     }
 
+    pub fn remove(&self, name: &CStr) {
+        self.lock().remove(name.to_string_lossy().as_ref());
+    }
+
     pub fn get(&self, name: &CStr) -> Option<Value> {
         self.lock().get(name.to_string_lossy().as_ref()).cloned()
     }

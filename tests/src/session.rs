@@ -352,6 +352,14 @@ impl Session {
         self.state.set_abort(abort)
     }
 
+    /// Sets (`Some`) or removes (`None`) a host property between actions.
+    pub fn set_host_property(&self, name: &CStr, value: Option<Value>) {
+        match value {
+            Some(value) => self.state.props.set(name, value),
+            None => self.state.props.remove(name),
+        }
+    }
+
     /// Sends Unload.
     pub fn unload(mut self) -> Result<(), HostError> {
         self.loaded = false;

@@ -105,7 +105,7 @@ fn cancelling_the_progress_dialog_fails_the_render_and_caches_nothing() {
         Some(&ProgressEvent::End),
         "the progress bar is closed"
     );
-    let files = walk(cache.path());
+    let files = common::walk(cache.path());
     assert!(
         files.iter().all(|f| !f.ends_with(".png")),
         "a cancelled clip left frames in the cache: {files:?}"
@@ -132,7 +132,7 @@ fn the_hosts_abort_stops_the_generation() {
         updates <= 3,
         "generation went on after the abort: {updates} updates"
     );
-    let files = walk(cache.path());
+    let files = common::walk(cache.path());
     assert!(
         files.iter().all(|f| !f.ends_with(".png")),
         "an aborted clip left frames in the cache: {files:?}"
@@ -153,9 +153,11 @@ fn an_abort_raised_before_the_render_fails_it_and_lowering_it_renders() {
         .expect("renders once the host stops aborting");
     // the disk tier does write frames (so the checks above are not vacuous)
     assert!(
-        walk(cache.path()).iter().any(|f| f.ends_with(".png")),
+        common::walk(cache.path())
+            .iter()
+            .any(|f| f.ends_with(".png")),
         "{:?}",
-        walk(cache.path())
+        common::walk(cache.path())
     );
 }
 
@@ -188,17 +190,4 @@ fn a_host_without_optional_suites_renders_the_same_frames() {
             .unwrap(),
         bare
     );
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path.to_string_lossy().into_owned());
-        }
-    }
-    out
 }

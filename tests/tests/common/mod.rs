@@ -25,6 +25,24 @@ pub fn bundle() -> PathBuf {
     bundle
 }
 
+/// The test-only fault-injection build of the bundle (`cargo run -p bundle -- build --faults`):
+/// `$T2V_FAULT_BUNDLE`, else `target/bundle-faults/TextToVideo.ofx.bundle`.
+pub fn fault_bundle() -> PathBuf {
+    let bundle = match std::env::var_os("T2V_FAULT_BUNDLE") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ sits in the workspace")
+            .join("target/bundle-faults/TextToVideo.ofx.bundle"),
+    };
+    assert!(
+        bundle.join("Contents").is_dir(),
+        "{} is missing: run `cargo run -p bundle -- build --faults` (or set T2V_FAULT_BUNDLE)",
+        bundle.display()
+    );
+    bundle
+}
+
 /// A host whose project is the fixture's native size and 3 frames long.
 pub fn host(base: HostConfig) -> HostConfig {
     HostConfig {
@@ -54,4 +72,18 @@ pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Ins
         .set_param("prompt", "a red ball\nbouncing on grass")
         .unwrap();
     instance
+}
+
+/// Every file under `dir`, recursively (hidden ones included).
+pub fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out
 }

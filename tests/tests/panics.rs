@@ -1,0 +1,229 @@
+//! A panic in any action must reach the host as a failure status, never as an abort, and the plugin
+//! must keep working afterwards. Drives the test-only fault-injection build
+//! (`target/bundle-faults`), which panics where the host property `TextToVideoFaultPanicAt` says: at
+//! the start of a named action, or inside the denoising loop ("generationStep").
+
+mod common;
+
+use ofx_host::{
+    Context, HostConfig, HostError, Image, Instance, ProgressEvent, Render, Session, Value,
+};
+use ofx_sys::kOfxStatErrFatal;
+use std::ffi::CStr;
+use std::path::Path;
+
+const PANIC_AT: &CStr = c"TextToVideoFaultPanicAt";
+
+fn load(panic_at: Option<&str>) -> Result<Session, HostError> {
+    let mut config = common::host(HostConfig::default());
+    config.extra_properties = panic_at
+        .map(|point| vec![(PANIC_AT.to_owned(), Value::strings(&[point]))])
+        .unwrap_or_default();
+    Session::load(&common::fault_bundle(), config)
+}
+
+fn panic_at(session: &Session, point: Option<&str>) {
+    session.set_host_property(PANIC_AT, point.map(|p| Value::strings(&[p])));
+}
+
+/// `result` is the failure a panicking `action` must give: kOfxStatErrFatal for that action.
+fn assert_fatal<T>(result: Result<T, HostError>, action: &str) {
+    match result {
+        Err(HostError::Action { action: a, status }) if a == action => assert_eq!(
+            status,
+            kOfxStatErrFatal,
+            "{action} gave {}",
+            ofx_host::status_name(status)
+        ),
+        Err(other) => panic!("{action} should fail with kOfxStatErrFatal, got {other}"),
+        Ok(_) => panic!("{action} should fail with kOfxStatErrFatal, but succeeded"),
+    }
+}
+
+/// A finished clip frame: every value finite and in range, not one flat colour.
+fn assert_picture(image: &Image) {
+    let values = image.to_f32();
+    assert!(
+        values
+            .iter()
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
+        "pixels out of range"
+    );
+    let first = values[0];
+    assert!(
+        values.iter().any(|v| (v - first).abs() > 1e-3),
+        "a flat frame"
+    );
+}
+
+/// An instance of the fault build generating the tiny fixture into `cache`.
+fn instance<'s>(session: &'s Session, cache: &Path) -> Instance<'s> {
+    common::instance(session, Context::Generator, cache)
+}
+
+#[test]
+fn a_panic_in_load_describe_or_unload_fails_that_action_and_the_next_load_works() {
+    for action in ["OfxActionLoad", "OfxActionDescribe"] {
+        assert_fatal(load(Some(action)), action);
+    }
+    let session = load(None).expect("loads once the fault is gone");
+    panic_at(&session, Some("OfxActionUnload"));
+    assert_fatal(session.unload(), "OfxActionUnload");
+
+    let cache = tempfile::tempdir().unwrap();
+    let session = load(None).expect("loads after a panicking unload");
+    let instance = instance(&session, cache.path());
+    assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
+}
+
+#[test]
+fn the_shipped_bundle_has_no_fault_injection() {
+    let mut config = common::host(HostConfig::default());
+    config.extra_properties = vec![(PANIC_AT.to_owned(), Value::strings(&["OfxActionLoad"]))];
+    let session = Session::load(&common::bundle(), config).expect("the shipped plugin ignores it");
+    panic_at(&session, Some("OfxActionCreateInstance"));
+    session
+        .create_instance(Context::Generator)
+        .expect("the shipped plugin ignores it");
+}
+
+#[test]
+fn a_panic_in_any_instance_action_fails_it_and_the_same_action_then_works() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = load(None).unwrap();
+
+    panic_at(&session, Some("OfxImageEffectActionDescribeInContext"));
+    assert_fatal(
+        session.describe_in_context(Context::Generator),
+        "OfxImageEffectActionDescribeInContext",
+    );
+    panic_at(&session, Some("OfxActionCreateInstance"));
+    assert_fatal(
+        session.create_instance(Context::Generator),
+        "OfxActionCreateInstance",
+    );
+    panic_at(&session, None);
+    let instance = instance(&session, cache.path());
+
+    // (action, what the host sends); each is tried with the panic armed, then again without it
+    type Send<'a> = Box<dyn Fn() -> Result<(), HostError> + 'a>;
+    let range = (0.0, 2.0);
+    let sends: Vec<(&str, Send)> = vec![
+        (
+            "OfxImageEffectActionGetClipPreferences",
+            Box::new(|| instance.clip_preferences().map(drop)),
+        ),
+        (
+            "OfxImageEffectActionGetRegionOfDefinition",
+            Box::new(|| {
+                let rod = instance.region_of_definition(0.0, 1.0)?;
+                assert_eq!((rod.x2, rod.y2), (32.0, 24.0));
+                Ok(())
+            }),
+        ),
+        (
+            "OfxImageEffectActionGetTimeDomain",
+            Box::new(|| instance.time_domain().map(drop)),
+        ),
+        (
+            "OfxImageEffectActionIsIdentity",
+            Box::new(|| {
+                assert_eq!(instance.is_identity(0.0, 1.0)?, None);
+                Ok(())
+            }),
+        ),
+        (
+            "OfxImageEffectActionBeginSequenceRender",
+            Box::new(|| instance.begin_sequence_render(range, 1.0, false)),
+        ),
+        (
+            "OfxImageEffectActionRender",
+            Box::new(|| {
+                instance
+                    .render(&Render::frame(1.0))
+                    .map(|i| assert_picture(&i))
+            }),
+        ),
+        (
+            "OfxImageEffectActionEndSequenceRender",
+            Box::new(|| instance.end_sequence_render(range, 1.0, false)),
+        ),
+        (
+            "OfxActionBeginInstanceChanged",
+            Box::new(|| instance.set_param("seed", 5)),
+        ),
+        (
+            "OfxActionInstanceChanged",
+            Box::new(|| instance.set_param("seed", 6)),
+        ),
+        (
+            "OfxActionEndInstanceChanged",
+            Box::new(|| instance.set_param("seed", 7)),
+        ),
+    ];
+    for (action, send) in &sends {
+        panic_at(&session, Some(action));
+        assert_fatal(send(), action);
+        panic_at(&session, None);
+        send().unwrap_or_else(|e| panic!("{action} after its panic: {e}"));
+    }
+    drop(sends);
+
+    panic_at(&session, Some("OfxActionDestroyInstance"));
+    assert_fatal(instance.destroy(), "OfxActionDestroyInstance");
+    panic_at(&session, None);
+    let again = self::instance(&session, cache.path());
+    assert_picture(&again.render(&Render::frame(2.0)).unwrap());
+    again.destroy().unwrap();
+}
+
+#[test]
+fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_generates() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = load(None).unwrap();
+    let instance = instance(&session, cache.path());
+    instance.set_param("seed", 2024).unwrap();
+    panic_at(&session, Some("generationStep"));
+    session.clear_log();
+    assert_fatal(
+        instance.render(&Render::frame(0.0)),
+        "OfxImageEffectActionRender",
+    );
+    let progress = session.progress();
+    assert!(
+        matches!(progress.first(), Some(ProgressEvent::Start { .. })),
+        "{progress:?}"
+    );
+    assert_eq!(
+        progress.last(),
+        Some(&ProgressEvent::End),
+        "the progress bar is closed while the panic unwinds"
+    );
+    let files = common::walk(cache.path());
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.ends_with(".png") && !f.ends_with("clip.json")),
+        "a panicked generation left a clip in the cache: {files:?}"
+    );
+
+    // the clip's single-flight slot was released: the same clip generates now, from two threads at once
+    panic_at(&session, None);
+    session.clear_log();
+    let frames: Vec<Image> = instance
+        .render_all(&[Render::frame(0.0), Render::frame(0.0)], 2)
+        .into_iter()
+        .map(|r| r.expect("renders after the panic"))
+        .collect();
+    assert_eq!(frames[0], frames[1]);
+    assert_picture(&frames[0]);
+    let updates = session
+        .progress()
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::Update(_)))
+        .count();
+    assert_eq!(
+        updates, 5,
+        "one generation: an update before and after each of 4 steps"
+    );
+}
