@@ -3,17 +3,8 @@
 
 mod common;
 
-use ofx_host::{Context, HostConfig, HostError, MessageKind, ProgressEvent, Render, Session};
+use ofx_host::{Context, HostConfig, MessageKind, ProgressEvent, Render, Session};
 use std::path::Path;
-
-fn failed_render(result: Result<ofx_host::Image, HostError>) -> HostError {
-    let error = result.expect_err("the render must fail");
-    assert!(
-        matches!(&error, HostError::Action { action, status } if action == "OfxImageEffectActionRender" && *status != ofx_sys::kOfxStatOK),
-        "{error}"
-    );
-    error
-}
 
 /// An instance whose custom model folder is empty.
 fn missing_model<'s>(session: &'s Session, cache: &Path, empty: &Path) -> ofx_host::Instance<'s> {
@@ -30,7 +21,7 @@ fn a_missing_model_fails_the_render_with_a_persistent_error() {
     let session = common::load(HostConfig::default());
     let instance = missing_model(&session, cache.path(), empty.path());
     session.clear_log();
-    failed_render(instance.render(&Render::frame(0.0)));
+    common::failed_render(instance.render(&Render::frame(0.0)));
     let messages = session.messages();
     let error = messages
         .iter()
@@ -66,7 +57,7 @@ fn without_persistent_messages_the_error_is_a_plain_message() {
     let session = common::load(HostConfig::resolve());
     let instance = missing_model(&session, cache.path(), empty.path());
     session.clear_log();
-    failed_render(instance.render(&Render::frame(0.0)));
+    common::failed_render(instance.render(&Render::frame(0.0)));
     let messages = session.messages();
     assert!(
         messages.iter().any(|m| m.kind == MessageKind::Transient
@@ -86,7 +77,7 @@ fn cancelling_the_progress_dialog_fails_the_render_and_caches_nothing() {
     let instance = common::instance(&session, Context::Generator, cache.path());
     instance.set_param("seed", 1234).unwrap();
     session.clear_log();
-    failed_render(instance.render(&Render::frame(0.0)));
+    common::failed_render(instance.render(&Render::frame(0.0)));
     let progress = session.progress();
     assert!(
         matches!(&progress[0], ProgressEvent::Start { label, .. } if !label.is_empty()),
@@ -122,7 +113,7 @@ fn the_hosts_abort_stops_the_generation() {
     let instance = common::instance(&session, Context::Generator, cache.path());
     instance.set_param("seed", 4321).unwrap();
     session.clear_log();
-    failed_render(instance.render(&Render::frame(0.0)));
+    common::failed_render(instance.render(&Render::frame(0.0)));
     let updates = session
         .progress()
         .iter()
@@ -146,7 +137,7 @@ fn an_abort_raised_before_the_render_fails_it_and_lowering_it_renders() {
     let instance = common::instance(&session, Context::Generator, cache.path());
     instance.set_param("seed", 99).unwrap();
     session.set_abort(true);
-    failed_render(instance.render(&Render::frame(0.0)));
+    common::failed_render(instance.render(&Render::frame(0.0)));
     session.set_abort(false);
     instance
         .render(&Render::frame(0.0))

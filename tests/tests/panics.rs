@@ -40,22 +40,6 @@ fn assert_fatal<T>(result: Result<T, HostError>, action: &str) {
     }
 }
 
-/// A finished clip frame: every value finite and in range, not one flat colour.
-fn assert_picture(image: &Image) {
-    let values = image.to_f32();
-    assert!(
-        values
-            .iter()
-            .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-        "pixels out of range"
-    );
-    let first = values[0];
-    assert!(
-        values.iter().any(|v| (v - first).abs() > 1e-3),
-        "a flat frame"
-    );
-}
-
 /// An instance of the fault build generating the tiny fixture into `cache`.
 fn instance<'s>(session: &'s Session, cache: &Path) -> Instance<'s> {
     common::instance(session, Context::Generator, cache)
@@ -73,7 +57,7 @@ fn a_panic_in_load_describe_or_unload_fails_that_action_and_the_next_load_works(
     let cache = tempfile::tempdir().unwrap();
     let session = load(None).expect("loads after a panicking unload");
     let instance = instance(&session, cache.path());
-    assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
+    common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
 }
 
 #[test]
@@ -141,7 +125,7 @@ fn a_panic_in_any_instance_action_fails_it_and_the_same_action_then_works() {
             Box::new(|| {
                 instance
                     .render(&Render::frame(1.0))
-                    .map(|i| assert_picture(&i))
+                    .map(|i| common::assert_picture(&i))
             }),
         ),
         (
@@ -173,7 +157,7 @@ fn a_panic_in_any_instance_action_fails_it_and_the_same_action_then_works() {
     assert_fatal(instance.destroy(), "OfxActionDestroyInstance");
     panic_at(&session, None);
     let again = self::instance(&session, cache.path());
-    assert_picture(&again.render(&Render::frame(2.0)).unwrap());
+    common::assert_picture(&again.render(&Render::frame(2.0)).unwrap());
     again.destroy().unwrap();
 }
 
@@ -216,7 +200,7 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
         .map(|r| r.expect("renders after the panic"))
         .collect();
     assert_eq!(frames[0], frames[1]);
-    assert_picture(&frames[0]);
+    common::assert_picture(&frames[0]);
     let updates = session
         .progress()
         .iter()

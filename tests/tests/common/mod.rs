@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use ofx_host::{default_bundle, Context, HostConfig, Instance, Session};
+use ofx_host::{default_bundle, Context, HostConfig, HostError, Image, Instance, Session};
 use std::path::{Path, PathBuf};
 
 /// The committed tiny ModelScope-layout fixture (32×24, 3 frames, 4 DDIM steps).
@@ -86,4 +86,29 @@ pub fn walk(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// `result` must be a failed render; returns the error.
+pub fn failed_render(result: Result<Image, HostError>) -> HostError {
+    let error = result.expect_err("the render must fail");
+    assert!(
+        matches!(&error, HostError::Action { action, status } if action == "OfxImageEffectActionRender" && *status != ofx_sys::kOfxStatOK),
+        "{error}"
+    );
+    error
+}
+
+/// A frame of a generated clip: every value finite and in 0..1, and not one flat colour.
+pub fn assert_picture(image: &Image) {
+    let values = image.to_f32();
+    assert!(
+        values
+            .iter()
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
+        "pixels out of range"
+    );
+    assert!(
+        values.iter().any(|v| (v - values[0]).abs() > 1e-3),
+        "a flat frame"
+    );
 }

