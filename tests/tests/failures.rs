@@ -67,66 +67,92 @@ fn without_persistent_messages_the_error_is_a_plain_message() {
     );
 }
 
-#[test]
-fn cancelling_the_progress_dialog_fails_the_render_and_caches_nothing() {
-    let cache = tempfile::tempdir().unwrap();
-    let session = common::load(HostConfig {
-        cancel_after_updates: Some(1),
-        ..HostConfig::default()
-    });
-    let instance = common::instance(&session, Context::Generator, cache.path());
-    instance.set_param("seed", 1234).unwrap();
-    session.clear_log();
-    common::failed_render(instance.render(&Render::frame(0.0)));
-    let progress = session.progress();
-    assert!(
-        matches!(&progress[0], ProgressEvent::Start { label, .. } if !label.is_empty()),
-        "{progress:?}"
-    );
-    let updates = progress
+/// Denoising steps of the stopped generations: enough that stopping early shows.
+const STEPS: i32 = 12;
+/// Progress updates the host answers normally before it stops the generation (the first comes
+/// before the first step, then one after each step).
+const STOP_AFTER: usize = 3;
+
+fn updates(session: &Session) -> usize {
+    session
+        .progress()
         .iter()
         .filter(|e| matches!(e, ProgressEvent::Update(_)))
-        .count();
+        .count()
+}
+
+/// Generates `seed`'s clip on `host`, which stops it at progress update `STOP_AFTER + 1` (cancel or
+/// abort): the render fails, that update is the last (no further denoising step ran), the progress
+/// bar is closed and nothing is cached. Then a host that lets it run generates the clip in full.
+fn stops_within_one_step_and_the_next_render_regenerates(host: HostConfig, seed: i32) {
+    let cache = tempfile::tempdir().unwrap();
+    {
+        let session = common::load(host);
+        let instance = common::instance(&session, Context::Generator, cache.path());
+        instance.set_param("seed", seed).unwrap();
+        instance.set_param("steps", STEPS).unwrap();
+        session.clear_log();
+        common::failed_render(instance.render(&Render::frame(0.0)));
+        let progress = session.progress();
+        assert!(
+            matches!(&progress[0], ProgressEvent::Start { label, .. } if !label.is_empty()),
+            "{progress:?}"
+        );
+        assert_eq!(
+            updates(&session),
+            STOP_AFTER + 1,
+            "generation stops at the update that stopped it: {progress:?}"
+        );
+        assert_eq!(
+            progress.last(),
+            Some(&ProgressEvent::End),
+            "the progress bar is closed"
+        );
+        let files = common::walk(cache.path());
+        assert!(
+            files.iter().all(|f| !f.ends_with(".png")),
+            "a stopped clip left frames in the cache: {files:?}"
+        );
+    }
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    instance.set_param("seed", seed).unwrap();
+    instance.set_param("steps", STEPS).unwrap();
+    session.clear_log();
+    common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
     assert_eq!(
-        updates, 2,
-        "generation stops at the first update answered with cancel: {progress:?}"
-    );
-    assert_eq!(
-        progress.last(),
-        Some(&ProgressEvent::End),
-        "the progress bar is closed"
+        updates(&session),
+        STEPS as usize + 1,
+        "a whole generation: {:?}",
+        session.progress()
     );
     let files = common::walk(cache.path());
-    assert!(
-        files.iter().all(|f| !f.ends_with(".png")),
-        "a cancelled clip left frames in the cache: {files:?}"
+    assert_eq!(
+        files.iter().filter(|f| f.ends_with(".png")).count(),
+        3,
+        "{files:?}"
     );
 }
 
 #[test]
-fn the_hosts_abort_stops_the_generation() {
-    let cache = tempfile::tempdir().unwrap();
-    let session = common::load(HostConfig {
-        abort_after_updates: Some(1),
-        ..HostConfig::default()
-    });
-    let instance = common::instance(&session, Context::Generator, cache.path());
-    instance.set_param("seed", 4321).unwrap();
-    session.clear_log();
-    common::failed_render(instance.render(&Render::frame(0.0)));
-    let updates = session
-        .progress()
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::Update(_)))
-        .count();
-    assert!(
-        updates <= 3,
-        "generation went on after the abort: {updates} updates"
+fn cancelling_the_progress_dialog_stops_within_one_step_and_caches_nothing() {
+    stops_within_one_step_and_the_next_render_regenerates(
+        HostConfig {
+            cancel_after_updates: Some(STOP_AFTER),
+            ..HostConfig::default()
+        },
+        1234,
     );
-    let files = common::walk(cache.path());
-    assert!(
-        files.iter().all(|f| !f.ends_with(".png")),
-        "an aborted clip left frames in the cache: {files:?}"
+}
+
+#[test]
+fn the_hosts_abort_stops_within_one_step_and_caches_nothing() {
+    stops_within_one_step_and_the_next_render_regenerates(
+        HostConfig {
+            abort_after_updates: Some(STOP_AFTER),
+            ..HostConfig::default()
+        },
+        4321,
     );
 }
 
