@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use clip_cache::{Clip, ClipCache, Fetched, GetError, Options, Source};
-use t2v_engine::{init_onnx_runtime, shared_model, Device, EngineError, Flow, RuntimeOptions};
+use t2v_engine::{init_onnx_runtime, Device, EngineError, Flow, RuntimeOptions};
 
 use crate::job::Job;
 use crate::location;
@@ -65,7 +65,10 @@ fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip,
         device: if gpu { Device::Cuda } else { Device::Cpu },
         ..RuntimeOptions::default()
     };
-    let model = shared_model(&job.dir, &options).map_err(engine_failure)?;
+    let model = job
+        .package
+        .model(&job.dir, &options)
+        .map_err(engine_failure)?;
     let steps = job.request.steps;
     let label = format!(
         "Text to Video: generating {} frames ({steps} steps)",

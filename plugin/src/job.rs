@@ -7,19 +7,42 @@ use std::sync::Arc;
 
 use clip_cache::{canonical_json, model_identity, Recipe};
 use parking_lot::Mutex;
-use t2v_engine::{Defaults, ModelPackage, Request, SchedulerKind};
+use t2v_engine::{
+    Defaults, EngineError, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind,
+};
 
 use crate::location;
 use crate::ofx::{Error, Result};
 use crate::params::NO_MODEL;
 use crate::settings::{OutputSize, Settings};
 
-/// A parsed model folder plus what the recipe needs from it, parsed once per process.
+/// A parsed model folder plus what the recipe needs from it, parsed once per process and content.
 pub struct Package {
     pub package: ModelPackage,
     pub identity: String,
     /// `scheduler/scheduler_config.json` as canonical JSON.
     pub scheduler_config: String,
+    /// The loaded model per runtime options. Held here rather than by folder alone so that a model
+    /// replaced in place is loaded again: clips are cached under `identity` and must come from it.
+    models: Mutex<HashMap<RuntimeOptions, Arc<Model>>>,
+}
+
+impl Package {
+    /// The model loaded from `dir` (this package's folder) with `options`, loaded on first use; a
+    /// failed load is not remembered, so a fixed folder loads on the next call.
+    pub fn model(
+        &self,
+        dir: &Path,
+        options: &RuntimeOptions,
+    ) -> std::result::Result<Arc<Model>, EngineError> {
+        let mut models = self.models.lock();
+        if let Some(model) = models.get(options) {
+            return Ok(model.clone());
+        }
+        let model = Arc::new(Model::load(dir, options)?);
+        models.insert(*options, model.clone());
+        Ok(model)
+    }
 }
 
 /// Everything one render needs to find or make its clip.
@@ -65,7 +88,9 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
     }
     let identity = model_identity(dir)
         .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
-    let slot = (dir.to_path_buf(), identity.clone());
+    // One slot per folder however it is named, so it loads once.
+    let folder = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let slot = (folder.clone(), identity.clone());
     if let Some(p) = PACKAGES.lock().get_or_insert_with(HashMap::new).get(&slot) {
         return Ok(p.clone());
     }
@@ -79,11 +104,13 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
         package,
         identity,
         scheduler_config: canonical_json(&config),
+        models: Mutex::default(),
     });
-    PACKAGES
-        .lock()
-        .get_or_insert_with(HashMap::new)
-        .insert(slot, loaded.clone());
+    let mut packages = PACKAGES.lock();
+    let packages = packages.get_or_insert_with(HashMap::new);
+    // Older contents of this folder go (with their loaded models, once no render holds them).
+    packages.retain(|(other, _), _| *other != folder);
+    packages.insert(slot, loaded.clone());
     Ok(loaded)
 }
 

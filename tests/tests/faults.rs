@@ -181,6 +181,42 @@ fn a_broken_model_folder_fails_the_render_with_a_message_naming_the_problem() {
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
 }
 
+#[test]
+fn a_model_broken_in_place_after_loading_is_loaded_again_not_served_stale() {
+    let (models, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = damaged_model(models.path(), "model", |_| {});
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    instance
+        .set_param("customModel", dir.to_string_lossy().as_ref())
+        .unwrap();
+    let intact = instance.render(&Render::frame(0.0)).unwrap();
+
+    // the model in memory must not stand in for the files now on disk (nor be cached under their name)
+    truncate(&dir.join("unet/model.onnx"));
+    instance.set_param("seed", 7).unwrap();
+    session.clear_log();
+    common::failed_render(instance.render(&Render::frame(0.0)));
+    let error = only_message(&session, "OfxMessageError");
+    assert!(
+        error.text.starts_with(&format!(
+            "Text to Video: model folder {}: unet/model.onnx cannot be loaded: ",
+            dir.display()
+        )),
+        "{}",
+        error.text
+    );
+
+    // restored, it loads again and gives the clip it gave before
+    std::fs::copy(
+        common::fixture_model().join("unet/model.onnx"),
+        dir.join("unet/model.onnx"),
+    )
+    .unwrap();
+    instance.set_param("seed", 42).unwrap();
+    assert_eq!(instance.render(&Render::frame(0.0)).unwrap(), intact);
+}
+
 /// Renders frame 0 of a fresh clip (its own seed) with `folder` as the cache folder: it must come
 /// back, with one warning that names the folder.
 fn renders_with_a_warning(session: &Session, instance: &Instance, seed: i32, folder: &Path) {
