@@ -14,12 +14,18 @@ use std::path::Path;
 
 const PANIC_AT: &CStr = c"TextToVideoFaultPanicAt";
 
+/// The test host, asking for a panic at `panic_at` from the start.
+fn config(panic_at: Option<&str>) -> HostConfig {
+    HostConfig {
+        extra_properties: panic_at
+            .map(|point| vec![(PANIC_AT.to_owned(), Value::strings(&[point]))])
+            .unwrap_or_default(),
+        ..common::host(HostConfig::default())
+    }
+}
+
 fn load(panic_at: Option<&str>) -> Result<Session, HostError> {
-    let mut config = common::host(HostConfig::default());
-    config.extra_properties = panic_at
-        .map(|point| vec![(PANIC_AT.to_owned(), Value::strings(&[point]))])
-        .unwrap_or_default();
-    Session::load(&common::fault_bundle(), config)
+    Session::load(&common::fault_bundle(), config(panic_at))
 }
 
 fn panic_at(session: &Session, point: Option<&str>) {
@@ -62,9 +68,8 @@ fn a_panic_in_load_describe_or_unload_fails_that_action_and_the_next_load_works(
 
 #[test]
 fn the_shipped_bundle_has_no_fault_injection() {
-    let mut config = common::host(HostConfig::default());
-    config.extra_properties = vec![(PANIC_AT.to_owned(), Value::strings(&["OfxActionLoad"]))];
-    let session = Session::load(&common::bundle(), config).expect("the shipped plugin ignores it");
+    let session = Session::load(&common::bundle(), config(Some("OfxActionLoad")))
+        .expect("the shipped plugin ignores it");
     panic_at(&session, Some("OfxActionCreateInstance"));
     session
         .create_instance(Context::Generator)
