@@ -196,6 +196,12 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
         "a panicked generation left a clip in the cache: {files:?}"
     );
 
+    // a render waiting for a generation that panics is not left waiting: it takes over (and meets
+    // the same panic)
+    for result in instance.render_all(&[Render::frame(1.0), Render::frame(2.0)], 2) {
+        assert_fatal(result, "OfxImageEffectActionRender");
+    }
+
     // the clip's single-flight slot was released: the same clip generates now, from two threads at once
     panic_at(&session, None);
     session.clear_log();
