@@ -119,12 +119,24 @@ pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadEr
         return Err(corrupt(METADATA, "checksum mismatch"));
     }
     let metadata: Metadata = serde_json::from_slice(&json).map_err(|e| corrupt(METADATA, e))?;
-    if metadata.format != FORMAT || metadata.key != key.as_str() {
+    if metadata.format != FORMAT || metadata.key != key.as_str() || metadata.recipe.key() != *key {
         return Err(corrupt(
             METADATA,
             format!(
                 "format {:?} key {:?} is not this entry",
                 metadata.format, metadata.key
+            ),
+        ));
+    }
+    // The recipe decides the shape: an entry of any other shape was not written for it.
+    let recipe = &metadata.recipe;
+    let shape = (metadata.width, metadata.height, metadata.files.len());
+    if shape != (recipe.width, recipe.height, recipe.frames as usize) {
+        return Err(corrupt(
+            METADATA,
+            format!(
+                "{}x{} with {} frames does not match its recipe's {}x{} with {} frames",
+                shape.0, shape.1, shape.2, recipe.width, recipe.height, recipe.frames
             ),
         ));
     }
@@ -241,6 +253,33 @@ mod tests {
         assert_eq!(
             message(read(dir.path(), &key).unwrap_err()),
             "clip.json: checksum mismatch"
+        );
+    }
+
+    /// Rewrites clip.json with `edit` applied and signs it again, as a buggy or hostile writer could.
+    fn resigned(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join(METADATA)).unwrap()).unwrap();
+        edit(&mut json);
+        let bytes = serde_json::to_vec(&json).unwrap();
+        fs::write(dir.join(METADATA), &bytes).unwrap();
+        let sum = format!("{}  {METADATA}\n", blake3::hash(&bytes).to_hex());
+        fs::write(dir.join(METADATA_SUM), sum).unwrap();
+    }
+
+    #[test]
+    fn a_signed_entry_must_still_match_its_recipe() {
+        let (dir, key, _) = written();
+        resigned(dir.path(), |json| json["recipe"]["seed"] = 43.into());
+        assert!(message(read(dir.path(), &key).unwrap_err()).ends_with("is not this entry"));
+
+        let (dir, key, _) = written();
+        resigned(dir.path(), |json| {
+            json["files"].as_array_mut().unwrap().pop();
+        });
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "clip.json: 8x4 with 2 frames does not match its recipe's 8x4 with 3 frames"
         );
     }
 

@@ -8,6 +8,7 @@
 //! (capped by `model_max_length`). Longer text is truncated (the framing tokens stay); shorter text is padded with
 //! the padding's id, else the configured `pad_token`, else `<|endoftext|>`.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use serde_json::Value;
@@ -127,7 +128,7 @@ impl PromptTokenizer {
         }
         let json = dir.join("tokenizer.json");
         let mut tokenizer = if json.exists() {
-            Tokenizer::from_file(&json)
+            contained(|| Tokenizer::from_file(&json).map_err(|e| e.to_string()))
                 .map_err(|e| format!("tokenizer/tokenizer.json cannot be read: {e}"))?
         } else {
             let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
@@ -192,12 +193,23 @@ impl PromptTokenizer {
 
     /// Exactly `length()` ids: framing tokens (if the tokenizer has them), text, padding.
     pub fn encode(&self, text: &str) -> Result<Vec<i64>, String> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
+        let enc = contained(|| self.tokenizer.encode(text, true).map_err(|e| e.to_string()))
             .map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
+}
+
+/// Runs a `tokenizers` call over a user's files. The library panics on some malformed files (a decoder that is
+/// not valid JSON, found by fuzzing) where it should return an error; a model folder must give a message.
+fn contained<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no details");
+        Err(format!("the tokenizers library failed: {detail}"))
+    })
 }
 
 #[cfg(test)]
@@ -225,5 +237,23 @@ mod tests {
             vec![2; 6]
         );
         assert_eq!(tok.encode("").unwrap(), vec![0; 6]);
+    }
+
+    /// `tokenizers` panics on a syntax error inside `decoder` (found by fuzz/model_package).
+    #[test]
+    fn a_malformed_decoder_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": null, "post_processor": null,
+            "decoder": {"type": "Fuse" "oops"},
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}"#;
+        std::fs::write(dir.path().join("tokenizer.json"), text).unwrap();
+        let err = PromptTokenizer::load(dir.path(), 77).err().unwrap();
+        assert!(
+            err.starts_with(
+                "tokenizer/tokenizer.json cannot be read: the tokenizers library failed: Helper: "
+            ),
+            "{err}"
+        );
     }
 }
