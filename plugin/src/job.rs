@@ -28,6 +28,23 @@ pub struct Package {
 }
 
 impl Package {
+    /// The cache recipe of `request` on this package: everything that decides its frames.
+    pub fn recipe(&self, request: &Request) -> Recipe {
+        Recipe {
+            model: self.identity.clone(),
+            prompt: request.prompt.clone(),
+            negative_prompt: request.negative_prompt.clone(),
+            seed: request.seed,
+            steps: request.steps,
+            guidance: request.guidance,
+            scheduler: request.scheduler.name().to_owned(),
+            scheduler_config: self.scheduler_config.clone(),
+            width: request.width,
+            height: request.height,
+            frames: request.frames,
+        }
+    }
+
     /// The model loaded from `dir` (this package's folder) with `options`, loaded on first use; a
     /// failed load is not remembered, so a fixed folder loads on the next call.
     pub fn model(
@@ -125,19 +142,7 @@ pub fn job(settings: &Settings, project_pixels: (f64, f64)) -> Result<Job> {
         p.shapes().size_multiple,
         project_pixels,
     );
-    let recipe = Recipe {
-        model: package.identity.clone(),
-        prompt: request.prompt.clone(),
-        negative_prompt: request.negative_prompt.clone(),
-        seed: request.seed,
-        steps: request.steps,
-        guidance: request.guidance,
-        scheduler: request.scheduler.name().to_owned(),
-        scheduler_config: package.scheduler_config.clone(),
-        width: request.width,
-        height: request.height,
-        frames: request.frames,
-    };
+    let recipe = package.recipe(&request);
     Ok(Job {
         dir,
         package,

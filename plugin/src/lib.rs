@@ -25,3 +25,14 @@ mod settings;
 mod timing;
 
 pub use entry::{OfxGetNumberOfPlugins, OfxGetPlugin, OfxSetHost};
+
+/// The cache recipe the plugin uses for `request` on the model folder `dir`: what a tool or benchmark needs
+/// to find, or make, the plugin's clips.
+pub fn clip_recipe(
+    dir: &std::path::Path,
+    request: &t2v_engine::Request,
+) -> Result<clip_cache::Recipe, String> {
+    Ok(job::package(dir)
+        .map_err(|e| e.to_string())?
+        .recipe(request))
+}

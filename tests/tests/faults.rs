@@ -50,6 +50,13 @@ fn only_message(session: &Session, level: &str) -> Message {
     found[0].clone()
 }
 
+/// [`only_message`], whose text must start with `prefix` (the rest is the operating system's wording).
+fn only_message_starting(session: &Session, level: &str, prefix: &str) -> Message {
+    let message = only_message(session, level);
+    assert!(message.text.starts_with(prefix), "{}", message.text);
+    message
+}
+
 fn no_clip_in(cache: &Path) {
     let files = common::walk(cache);
     assert!(
@@ -197,14 +204,13 @@ fn a_model_broken_in_place_after_loading_is_loaded_again_not_served_stale() {
     instance.set_param("seed", 7).unwrap();
     session.clear_log();
     common::failed_render(instance.render(&Render::frame(0.0)));
-    let error = only_message(&session, "OfxMessageError");
-    assert!(
-        error.text.starts_with(&format!(
+    only_message_starting(
+        &session,
+        "OfxMessageError",
+        &format!(
             "Text to Video: model folder {}: unet/model.onnx cannot be loaded: ",
             dir.display()
-        )),
-        "{}",
-        error.text
+        ),
     );
 
     // restored, it loads again and gives the clip it gave before
@@ -226,15 +232,13 @@ fn renders_with_a_warning(session: &Session, instance: &Instance, seed: i32, fol
         .unwrap();
     session.clear_log();
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
-    let warning = only_message(session, "OfxMessageWarning");
-    eprintln!("{}", warning.text);
-    assert!(
-        warning.text.starts_with(&format!(
+    only_message_starting(
+        session,
+        "OfxMessageWarning",
+        &format!(
             "Text to Video: cannot use cache folder {}: ",
             folder.display()
-        )),
-        "{}",
-        warning.text
+        ),
     );
     // the clip lives in memory: the other frames come back without generating again
     session.clear_log();

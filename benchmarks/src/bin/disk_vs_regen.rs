@@ -10,30 +10,8 @@ use std::sync::Arc;
 use benchmarks::args::ClipArgs;
 use benchmarks::measure::time_median;
 use benchmarks::setup::{exit_with, load};
-use clip_cache::{canonical_json, model_identity, Clip, ClipCache, Options, Recipe, Source};
-use t2v_engine::{Flow, Request};
-
-/// The cache recipe of `request` on the package, as the plugin builds it.
-fn recipe(args: &ClipArgs, request: &Request) -> Result<Recipe, String> {
-    let config_path = args.package.join("scheduler/scheduler_config.json");
-    let config = std::fs::read_to_string(&config_path)
-        .map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let config: serde_json::Value =
-        serde_json::from_str(&config).map_err(|e| format!("{}: {e}", config_path.display()))?;
-    Ok(Recipe {
-        model: model_identity(&args.package).map_err(|e| e.to_string())?,
-        prompt: request.prompt.clone(),
-        negative_prompt: request.negative_prompt.clone(),
-        seed: request.seed,
-        steps: request.steps,
-        guidance: request.guidance,
-        scheduler: request.scheduler.name().to_owned(),
-        scheduler_config: canonical_json(&config),
-        width: request.width,
-        height: request.height,
-        frames: request.frames,
-    })
-}
+use clip_cache::{Clip, ClipCache, Options, Source};
+use t2v_engine::Flow;
 
 fn run() -> Result<(), String> {
     let args = ClipArgs::parse(std::env::args().skip(1))?;
@@ -48,7 +26,7 @@ fn run() -> Result<(), String> {
     let regenerate = time_median(args.clips, || generate().map(drop))?;
 
     let folder = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
-    let recipe = recipe(&args, &request)?;
+    let recipe = text_to_video::clip_recipe(&args.package, &request)?;
     let options = Options {
         folder: Some(folder.path()),
         plugin_version: "benchmark",
