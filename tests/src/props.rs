@@ -263,55 +263,103 @@ unsafe fn with_set(
     })
 }
 
-unsafe extern "C" fn set_pointer(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    value: *mut c_void,
-) -> OfxStatus {
-    with_set(h, name, |set, name| {
-        set.store(name, index, Value::Pointer(vec![value as usize]))
-    })
+/// One OFX property type: how the plugin's C values become a `Value` and how an element goes back,
+/// so each of the suite's sixteen typed entry points is one generic function per shape.
+trait PropType {
+    /// What the plugin hands a setter.
+    type In: Copy;
+    /// What a getter writes for the plugin.
+    type Out;
+    /// Wraps the plugin's values; `None` when one cannot be read (a NULL string).
+    ///
+    /// # Safety
+    /// String pointers must be NULL or NUL-terminated.
+    unsafe fn wrap(values: &[Self::In]) -> Option<Value>;
+    /// Element `i` (in range) of a value of this type; `None` for another type.
+    fn read(value: &Value, i: usize) -> Option<Self::Out>;
 }
 
-unsafe extern "C" fn set_string(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    value: *const c_char,
-) -> OfxStatus {
-    if value.is_null() {
-        return kOfxStatErrValue;
+struct Pointer;
+struct Str;
+struct Double;
+struct Int;
+
+impl PropType for Pointer {
+    type In = *mut c_void;
+    type Out = *mut c_void;
+    unsafe fn wrap(values: &[*mut c_void]) -> Option<Value> {
+        Some(Value::Pointer(values.iter().map(|p| *p as usize).collect()))
     }
-    with_set(h, name, |set, name| {
-        set.store(
-            name,
-            index,
-            Value::String(vec![CStr::from_ptr(value).to_owned()]),
-        )
-    })
+    fn read(value: &Value, i: usize) -> Option<*mut c_void> {
+        match value {
+            Value::Pointer(p) => Some(p[i] as *mut c_void),
+            _ => None,
+        }
+    }
 }
 
-unsafe extern "C" fn set_double(
+impl PropType for Str {
+    type In = *const c_char;
+    type Out = *mut c_char;
+    unsafe fn wrap(values: &[*const c_char]) -> Option<Value> {
+        if values.iter().any(|p| p.is_null()) {
+            return None;
+        }
+        Some(Value::String(
+            values
+                .iter()
+                .map(|p| CStr::from_ptr(*p).to_owned())
+                .collect(),
+        ))
+    }
+    fn read(value: &Value, i: usize) -> Option<*mut c_char> {
+        match value {
+            // The CString stays in the set: the pointer is valid until the property is set again.
+            Value::String(s) => Some(s[i].as_ptr() as *mut c_char),
+            _ => None,
+        }
+    }
+}
+
+impl PropType for Double {
+    type In = f64;
+    type Out = f64;
+    unsafe fn wrap(values: &[f64]) -> Option<Value> {
+        Some(Value::Double(values.to_vec()))
+    }
+    fn read(value: &Value, i: usize) -> Option<f64> {
+        match value {
+            Value::Double(d) => Some(d[i]),
+            _ => None,
+        }
+    }
+}
+
+impl PropType for Int {
+    type In = c_int;
+    type Out = c_int;
+    unsafe fn wrap(values: &[c_int]) -> Option<Value> {
+        Some(Value::Int(values.to_vec()))
+    }
+    fn read(value: &Value, i: usize) -> Option<c_int> {
+        match value {
+            Value::Int(n) => Some(n[i]),
+            _ => None,
+        }
+    }
+}
+
+/// Sets element `index` for the plugin.
+unsafe extern "C" fn set_one<T: PropType>(
     h: OfxPropertySetHandle,
     name: *const c_char,
     index: c_int,
-    value: f64,
+    value: T::In,
 ) -> OfxStatus {
-    with_set(h, name, |set, name| {
-        set.store(name, index, Value::Double(vec![value]))
-    })
-}
-
-unsafe extern "C" fn set_int(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    value: c_int,
-) -> OfxStatus {
-    with_set(h, name, |set, name| {
-        set.store(name, index, Value::Int(vec![value]))
-    })
+    let Some(value) = T::wrap(&[value]) else {
+        return kOfxStatErrValue;
+    };
+    with_set(h, name, |set, name| set.store(name, index, value))
 }
 
 /// Reads `count` elements of a plugin array (NULL or negative count is an error).
@@ -327,84 +375,30 @@ unsafe fn plugin_array<'a, T>(values: *const T, count: c_int) -> Option<&'a [T]>
     })
 }
 
-unsafe extern "C" fn set_pointer_n(
+/// Replaces all elements for the plugin.
+unsafe extern "C" fn set_n<T: PropType>(
     h: OfxPropertySetHandle,
     name: *const c_char,
     count: c_int,
-    values: *const *mut c_void,
+    values: *const T::In,
 ) -> OfxStatus {
-    let Some(values) = plugin_array(values, count) else {
+    let Some(value) = plugin_array(values, count).and_then(|v| T::wrap(v)) else {
         return kOfxStatErrValue;
     };
-    with_set(h, name, |set, name| {
-        set.store_all(
-            name,
-            Value::Pointer(values.iter().map(|p| *p as usize).collect()),
-        )
-    })
+    with_set(h, name, |set, name| set.store_all(name, value))
 }
 
-unsafe extern "C" fn set_string_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    values: *const *const c_char,
-) -> OfxStatus {
-    let Some(values) = plugin_array(values, count) else {
-        return kOfxStatErrValue;
-    };
-    if values.iter().any(|p| p.is_null()) {
-        return kOfxStatErrValue;
-    }
-    let strings = values
-        .iter()
-        .map(|p| CStr::from_ptr(*p).to_owned())
-        .collect();
-    with_set(h, name, |set, name| {
-        set.store_all(name, Value::String(strings))
-    })
-}
-
-unsafe extern "C" fn set_double_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    values: *const f64,
-) -> OfxStatus {
-    let Some(values) = plugin_array(values, count) else {
-        return kOfxStatErrValue;
-    };
-    with_set(h, name, |set, name| {
-        set.store_all(name, Value::Double(values.to_vec()))
-    })
-}
-
-unsafe extern "C" fn set_int_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    values: *const c_int,
-) -> OfxStatus {
-    let Some(values) = plugin_array(values, count) else {
-        return kOfxStatErrValue;
-    };
-    with_set(h, name, |set, name| {
-        set.store_all(name, Value::Int(values.to_vec()))
-    })
-}
-
-/// Writes one element for the plugin; `read` picks it from the typed value.
-unsafe fn get_one<T>(
+/// Writes element `index` for the plugin.
+unsafe extern "C" fn get_one<T: PropType>(
     h: OfxPropertySetHandle,
     name: *const c_char,
     index: c_int,
-    out: *mut T,
-    read: impl FnOnce(&Value, usize) -> Option<T>,
+    out: *mut T::Out,
 ) -> OfxStatus {
     if out.is_null() {
         return kOfxStatErrValue;
     }
-    with_set(h, name, |set, name| match set.load(name, index, read) {
+    with_set(h, name, |set, name| match set.load(name, index, T::read) {
         Ok(v) => {
             out.write(v);
             kOfxStatOK
@@ -414,126 +408,24 @@ unsafe fn get_one<T>(
 }
 
 /// Writes `count` elements for the plugin.
-unsafe fn get_n<T>(
+unsafe extern "C" fn get_n<T: PropType>(
     h: OfxPropertySetHandle,
     name: *const c_char,
     count: c_int,
-    out: *mut T,
-    read: impl Fn(&Value, usize) -> Option<T>,
+    out: *mut T::Out,
 ) -> OfxStatus {
     if out.is_null() || count < 0 {
         return kOfxStatErrValue;
     }
     with_set(h, name, |set, name| {
         for i in 0..count {
-            match set.load(name, i, &read) {
+            match set.load(name, i, T::read) {
                 Ok(v) => out.add(i as usize).write(v),
                 Err(status) => return status,
             }
         }
         kOfxStatOK
     })
-}
-
-fn read_pointer(v: &Value, i: usize) -> Option<*mut c_void> {
-    match v {
-        Value::Pointer(p) => Some(p[i] as *mut c_void),
-        _ => None,
-    }
-}
-
-fn read_string(v: &Value, i: usize) -> Option<*mut c_char> {
-    match v {
-        // The CString stays in the set: the pointer is valid until the property is set again.
-        Value::String(s) => Some(s[i].as_ptr() as *mut c_char),
-        _ => None,
-    }
-}
-
-fn read_double(v: &Value, i: usize) -> Option<f64> {
-    match v {
-        Value::Double(d) => Some(d[i]),
-        _ => None,
-    }
-}
-
-fn read_int(v: &Value, i: usize) -> Option<c_int> {
-    match v {
-        Value::Int(n) => Some(n[i]),
-        _ => None,
-    }
-}
-
-unsafe extern "C" fn get_pointer(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    out: *mut *mut c_void,
-) -> OfxStatus {
-    get_one(h, name, index, out, read_pointer)
-}
-
-unsafe extern "C" fn get_string(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    out: *mut *mut c_char,
-) -> OfxStatus {
-    get_one(h, name, index, out, read_string)
-}
-
-unsafe extern "C" fn get_double(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    out: *mut f64,
-) -> OfxStatus {
-    get_one(h, name, index, out, read_double)
-}
-
-unsafe extern "C" fn get_int(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    index: c_int,
-    out: *mut c_int,
-) -> OfxStatus {
-    get_one(h, name, index, out, read_int)
-}
-
-unsafe extern "C" fn get_pointer_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    out: *mut *mut c_void,
-) -> OfxStatus {
-    get_n(h, name, count, out, read_pointer)
-}
-
-unsafe extern "C" fn get_string_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    out: *mut *mut c_char,
-) -> OfxStatus {
-    get_n(h, name, count, out, read_string)
-}
-
-unsafe extern "C" fn get_double_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    out: *mut f64,
-) -> OfxStatus {
-    get_n(h, name, count, out, read_double)
-}
-
-unsafe extern "C" fn get_int_n(
-    h: OfxPropertySetHandle,
-    name: *const c_char,
-    count: c_int,
-    out: *mut c_int,
-) -> OfxStatus {
-    get_n(h, name, count, out, read_int)
 }
 
 unsafe extern "C" fn reset(h: OfxPropertySetHandle, name: *const c_char) -> OfxStatus {
@@ -564,22 +456,22 @@ unsafe extern "C" fn get_dimension(
 }
 
 pub(crate) static SUITE: OfxPropertySuiteV1 = OfxPropertySuiteV1 {
-    propSetPointer: Some(set_pointer),
-    propSetString: Some(set_string),
-    propSetDouble: Some(set_double),
-    propSetInt: Some(set_int),
-    propSetPointerN: Some(set_pointer_n),
-    propSetStringN: Some(set_string_n),
-    propSetDoubleN: Some(set_double_n),
-    propSetIntN: Some(set_int_n),
-    propGetPointer: Some(get_pointer),
-    propGetString: Some(get_string),
-    propGetDouble: Some(get_double),
-    propGetInt: Some(get_int),
-    propGetPointerN: Some(get_pointer_n),
-    propGetStringN: Some(get_string_n),
-    propGetDoubleN: Some(get_double_n),
-    propGetIntN: Some(get_int_n),
+    propSetPointer: Some(set_one::<Pointer>),
+    propSetString: Some(set_one::<Str>),
+    propSetDouble: Some(set_one::<Double>),
+    propSetInt: Some(set_one::<Int>),
+    propSetPointerN: Some(set_n::<Pointer>),
+    propSetStringN: Some(set_n::<Str>),
+    propSetDoubleN: Some(set_n::<Double>),
+    propSetIntN: Some(set_n::<Int>),
+    propGetPointer: Some(get_one::<Pointer>),
+    propGetString: Some(get_one::<Str>),
+    propGetDouble: Some(get_one::<Double>),
+    propGetInt: Some(get_one::<Int>),
+    propGetPointerN: Some(get_n::<Pointer>),
+    propGetStringN: Some(get_n::<Str>),
+    propGetDoubleN: Some(get_n::<Double>),
+    propGetIntN: Some(get_n::<Int>),
     propReset: Some(reset),
     propGetDimension: Some(get_dimension),
 };
