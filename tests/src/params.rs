@@ -286,16 +286,32 @@ impl ParamSet {
     }
 }
 
+/// Runs `body` on the parameter set behind `handle` (a bad handle and panics become statuses).
+unsafe fn with_param_set(
+    handle: OfxParamSetHandle,
+    body: impl FnOnce(&ParamSet) -> OfxStatus,
+) -> OfxStatus {
+    ffi(|| match ParamSet::from_handle(handle) {
+        Some(set) => body(set),
+        None => kOfxStatErrBadHandle,
+    })
+}
+
+/// Runs `body` on the parameter behind `handle` (a bad handle and panics become statuses).
+unsafe fn with_param(handle: OfxParamHandle, body: impl FnOnce(&Param) -> OfxStatus) -> OfxStatus {
+    ffi(|| match Param::from_handle(handle) {
+        Some(param) => body(param),
+        None => kOfxStatErrBadHandle,
+    })
+}
+
 unsafe extern "C" fn param_define(
     set: OfxParamSetHandle,
     param_type: *const c_char,
     name: *const c_char,
     props: *mut OfxPropertySetHandle,
 ) -> OfxStatus {
-    ffi(|| {
-        let Some(set) = ParamSet::from_handle(set) else {
-            return kOfxStatErrBadHandle;
-        };
+    with_param_set(set, |set| {
         if param_type.is_null() || name.is_null() {
             return kOfxStatErrValue;
         }
@@ -322,10 +338,7 @@ unsafe extern "C" fn param_get_handle(
     param: *mut OfxParamHandle,
     props: *mut OfxPropertySetHandle,
 ) -> OfxStatus {
-    ffi(|| {
-        let Some(set) = ParamSet::from_handle(set) else {
-            return kOfxStatErrBadHandle;
-        };
+    with_param_set(set, |set| {
         if name.is_null() || param.is_null() {
             return kOfxStatErrValue;
         }
@@ -340,32 +353,30 @@ unsafe extern "C" fn param_get_handle(
     })
 }
 
-unsafe extern "C" fn param_set_get_property_set(
-    set: OfxParamSetHandle,
-    props: *mut OfxPropertySetHandle,
-) -> OfxStatus {
-    ffi(|| match (ParamSet::from_handle(set), props.is_null()) {
-        (Some(set), false) => {
-            *props = set.props.handle();
+/// Writes `value` for the plugin: `None` is a handle that was not valid, a NULL `out` a bad argument.
+unsafe fn answer<T>(value: Option<T>, out: *mut T) -> OfxStatus {
+    match (value, out.is_null()) {
+        (Some(v), false) => {
+            *out = v;
             kOfxStatOK
         }
         (None, _) => kOfxStatErrBadHandle,
         (_, true) => kOfxStatErrValue,
-    })
+    }
+}
+
+unsafe extern "C" fn param_set_get_property_set(
+    set: OfxParamSetHandle,
+    props: *mut OfxPropertySetHandle,
+) -> OfxStatus {
+    ffi(|| answer(ParamSet::from_handle(set).map(|s| s.props.handle()), props))
 }
 
 unsafe extern "C" fn param_get_property_set(
     param: OfxParamHandle,
     props: *mut OfxPropertySetHandle,
 ) -> OfxStatus {
-    ffi(|| match (Param::from_handle(param), props.is_null()) {
-        (Some(param), false) => {
-            *props = param.props.handle();
-            kOfxStatOK
-        }
-        (None, _) => kOfxStatErrBadHandle,
-        (_, true) => kOfxStatErrValue,
-    })
+    ffi(|| answer(Param::from_handle(param).map(|p| p.props.handle()), props))
 }
 
 /// Storage and dimension of a parameter, for `variadic.c`.
@@ -374,10 +385,7 @@ pub(crate) unsafe extern "C" fn variadic_layout(
     storage: *mut c_int,
     count: *mut c_int,
 ) -> OfxStatus {
-    ffi(|| {
-        let Some(param) = Param::from_handle(param) else {
-            return kOfxStatErrBadHandle;
-        };
+    with_param(param, |param| {
         *storage = param.storage as c_int;
         *count = param.dims as c_int;
         kOfxStatOK
@@ -459,14 +467,7 @@ pub(crate) unsafe extern "C" fn variadic_set(
 }
 
 unsafe extern "C" fn param_get_num_keys(param: OfxParamHandle, keys: *mut u32) -> OfxStatus {
-    ffi(|| match (Param::from_handle(param), keys.is_null()) {
-        (Some(_), false) => {
-            *keys = 0;
-            kOfxStatOK
-        }
-        (None, _) => kOfxStatErrBadHandle,
-        (_, true) => kOfxStatErrValue,
-    })
+    ffi(|| answer(Param::from_handle(param).map(|_| 0), keys))
 }
 
 unsafe extern "C" fn param_get_key_time(
@@ -474,13 +475,7 @@ unsafe extern "C" fn param_get_key_time(
     _nth: u32,
     _time: *mut OfxTime,
 ) -> OfxStatus {
-    ffi(|| {
-        if Param::from_handle(param).is_some() {
-            kOfxStatErrBadIndex
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param(param, |_| kOfxStatErrBadIndex)
 }
 
 unsafe extern "C" fn param_get_key_index(
@@ -489,33 +484,15 @@ unsafe extern "C" fn param_get_key_index(
     _direction: c_int,
     _index: *mut c_int,
 ) -> OfxStatus {
-    ffi(|| {
-        if Param::from_handle(param).is_some() {
-            kOfxStatFailed
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param(param, |_| kOfxStatFailed)
 }
 
 unsafe extern "C" fn param_delete_key(param: OfxParamHandle, _time: OfxTime) -> OfxStatus {
-    ffi(|| {
-        if Param::from_handle(param).is_some() {
-            kOfxStatErrBadIndex
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param(param, |_| kOfxStatErrBadIndex)
 }
 
 unsafe extern "C" fn param_delete_all_keys(param: OfxParamHandle) -> OfxStatus {
-    ffi(|| {
-        if Param::from_handle(param).is_some() {
-            kOfxStatOK
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param(param, |_| kOfxStatOK)
 }
 
 unsafe extern "C" fn param_copy(
@@ -539,23 +516,11 @@ unsafe extern "C" fn param_copy(
 }
 
 unsafe extern "C" fn param_edit_begin(set: OfxParamSetHandle, _name: *const c_char) -> OfxStatus {
-    ffi(|| {
-        if ParamSet::from_handle(set).is_some() {
-            kOfxStatOK
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param_set(set, |_| kOfxStatOK)
 }
 
 unsafe extern "C" fn param_edit_end(set: OfxParamSetHandle) -> OfxStatus {
-    ffi(|| {
-        if ParamSet::from_handle(set).is_some() {
-            kOfxStatOK
-        } else {
-            kOfxStatErrBadHandle
-        }
-    })
+    with_param_set(set, |_| kOfxStatOK)
 }
 
 pub(crate) static SUITE: OfxParameterSuiteV1 = OfxParameterSuiteV1 {
