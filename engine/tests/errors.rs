@@ -19,6 +19,24 @@ fn load_err(dir: &Path) -> String {
         .to_string()
 }
 
+/// Breaks a fresh copy of the test package with `edit`, then returns what `fail` reports after the
+/// "model folder <copy>: " prefix that every package error starts with (checked here).
+fn err_after(edit: impl FnOnce(&Path), fail: fn(&Path) -> String) -> String {
+    let copy = common::package_copy();
+    edit(copy.path());
+    let err = fail(copy.path());
+    let prefix = format!("model folder {}: ", copy.path().display());
+    match err.strip_prefix(&prefix) {
+        Some(rest) => rest.to_owned(),
+        None => panic!("{err:?} does not start with {prefix:?}"),
+    }
+}
+
+/// A package edit that changes the JSON file `rel`.
+fn json_edit(rel: &'static str, edit: impl FnOnce(&mut serde_json::Value)) -> impl FnOnce(&Path) {
+    move |dir| common::edit_json(&dir.join(rel), edit)
+}
+
 #[test]
 fn missing_files_are_named() {
     for rel in [
@@ -29,11 +47,9 @@ fn missing_files_are_named() {
         "unet/config.json",
         "scheduler/scheduler_config.json",
     ] {
-        let copy = common::package_copy();
-        std::fs::remove_file(copy.path().join(rel)).unwrap();
         assert_eq!(
-            open_err(copy.path()),
-            format!("model folder {}: {rel} is missing", copy.path().display())
+            err_after(|p| std::fs::remove_file(p.join(rel)).unwrap(), open_err),
+            format!("{rel} is missing")
         );
     }
     let nowhere = Path::new("/nonexistent/model");
@@ -45,111 +61,99 @@ fn missing_files_are_named() {
 
 #[test]
 fn inconsistent_configs_name_both_sides() {
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("text_encoder/config.json"), |v| {
-        v["hidden_size"] = 64.into()
-    });
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: text_encoder/config.json hidden_size 64 does not match unet/config.json cross_attention_dim 32")
+        err_after(
+            json_edit("text_encoder/config.json", |v| v["hidden_size"] = 64.into()),
+            open_err
+        ),
+        "text_encoder/config.json hidden_size 64 does not match unet/config.json cross_attention_dim 32"
     );
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("vae_decoder/config.json"), |v| {
-        v["latent_channels"] = 8.into()
-    });
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: unet/config.json in_channels 4 does not match vae_decoder/config.json latent_channels 8")
+        err_after(
+            json_edit("vae_decoder/config.json", |v| v["latent_channels"] =
+                8.into()),
+            open_err
+        ),
+        "unet/config.json in_channels 4 does not match vae_decoder/config.json latent_channels 8"
     );
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    std::fs::write(copy.path().join("unet/config.json"), "{ not json").unwrap();
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: unet/config.json is not valid JSON: key must be a string at line 1 column 3")
+        err_after(
+            |p| std::fs::write(p.join("unet/config.json"), "{ not json").unwrap(),
+            open_err
+        ),
+        "unet/config.json is not valid JSON: key must be a string at line 1 column 3"
     );
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("scheduler/scheduler_config.json"), |v| {
-        v["beta_schedule"] = "sigmoid".into()
-    });
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: scheduler/scheduler_config.json: beta_schedule `sigmoid` is not supported")
+        err_after(
+            json_edit("scheduler/scheduler_config.json", |v| {
+                v["beta_schedule"] = "sigmoid".into()
+            }),
+            open_err
+        ),
+        "scheduler/scheduler_config.json: beta_schedule `sigmoid` is not supported"
     );
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("model_index.json"), |v| {
-        v["t2v_defaults"]["width"] = 30.into()
-    });
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: model_index.json: t2v_defaults `width` 30 is not a multiple of 4 up to 4096")
+        err_after(
+            json_edit("model_index.json", |v| v["t2v_defaults"]["width"] =
+                30.into()),
+            open_err
+        ),
+        "model_index.json: t2v_defaults `width` 30 is not a multiple of 4 up to 4096"
     );
-    common::edit_json(&copy.path().join("model_index.json"), |v| {
-        v["t2v_defaults"]["width"] = 32.into();
-        v["t2v_defaults"]["scheduler"] = "pndm".into()
-    });
     assert_eq!(
-        open_err(copy.path()),
-        format!(
-            "model folder {d}: model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler"
-        )
+        err_after(
+            json_edit("model_index.json", |v| {
+                v["t2v_defaults"]["scheduler"] = "pndm".into()
+            }),
+            open_err
+        ),
+        "model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler"
     );
 }
 
 #[test]
 fn unreadable_tokenizers_are_reported() {
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    std::fs::write(copy.path().join("tokenizer/tokenizer.json"), "garbage").unwrap();
-    let err = open_err(copy.path());
-    let prefix = format!("model folder {d}: tokenizer/tokenizer.json cannot be read: ");
-    assert!(err.starts_with(&prefix), "{err}");
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    for f in ["tokenizer.json", "merges.txt"] {
-        std::fs::remove_file(copy.path().join("tokenizer").join(f)).unwrap();
-    }
-    assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: tokenizer/merges.txt is missing (and there is no tokenizer/tokenizer.json)")
+    let err = err_after(
+        |p| std::fs::write(p.join("tokenizer/tokenizer.json"), "garbage").unwrap(),
+        open_err,
     );
-
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("tokenizer/tokenizer_config.json"), |v| {
-        v["pad_token"] = "<pad>".into()
-    });
+    assert!(
+        err.starts_with("tokenizer/tokenizer.json cannot be read: "),
+        "{err}"
+    );
     assert_eq!(
-        open_err(copy.path()),
-        format!("model folder {d}: tokenizer: pad_token `<pad>` is not in the vocabulary")
+        err_after(
+            |p| {
+                for f in ["tokenizer.json", "merges.txt"] {
+                    std::fs::remove_file(p.join("tokenizer").join(f)).unwrap();
+                }
+            },
+            open_err
+        ),
+        "tokenizer/merges.txt is missing (and there is no tokenizer/tokenizer.json)"
+    );
+    assert_eq!(
+        err_after(
+            json_edit("tokenizer/tokenizer_config.json", |v| {
+                v["pad_token"] = "<pad>".into()
+            }),
+            open_err
+        ),
+        "tokenizer: pad_token `<pad>` is not in the vocabulary"
     );
 }
 
 #[test]
 fn truncated_model_is_reported_when_loading() {
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    let unet = copy.path().join("unet/model.onnx");
-    let bytes = std::fs::read(&unet).unwrap();
-    std::fs::write(&unet, &bytes[..bytes.len() / 2]).unwrap();
+    let truncate = |p: &Path| {
+        let unet = p.join("unet/model.onnx");
+        let bytes = std::fs::read(&unet).unwrap();
+        std::fs::write(&unet, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(ModelPackage::open(p).is_ok(), "open does not parse ONNX");
+    };
+    let err = err_after(truncate, load_err);
     assert!(
-        ModelPackage::open(copy.path()).is_ok(),
-        "open does not parse ONNX"
-    );
-    let err = load_err(copy.path());
-    assert!(
-        err.starts_with(&format!(
-            "model folder {d}: unet/model.onnx cannot be loaded: "
-        )),
+        err.starts_with("unet/model.onnx cannot be loaded: "),
         "{err}"
     );
 }
@@ -157,32 +161,26 @@ fn truncated_model_is_reported_when_loading() {
 #[test]
 fn onnx_shapes_that_disagree_with_configs_are_reported() {
     // Consistent configs that promise 64-wide text embeddings; the ONNX models are 32-wide.
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    common::edit_json(&copy.path().join("text_encoder/config.json"), |v| {
-        v["hidden_size"] = 64.into()
-    });
-    common::edit_json(&copy.path().join("unet/config.json"), |v| {
-        v["cross_attention_dim"] = 64.into()
-    });
+    let widen = |p: &Path| {
+        common::edit_json(&p.join("text_encoder/config.json"), |v| {
+            v["hidden_size"] = 64.into()
+        });
+        common::edit_json(&p.join("unet/config.json"), |v| {
+            v["cross_attention_dim"] = 64.into()
+        });
+    };
     assert_eq!(
-        load_err(copy.path()),
-        format!(
-            "model folder {d}: text_encoder/model.onnx: output `last_hidden_state` has size 32 on axis 2, but text_encoder/config.json hidden_size says 64"
-        )
+        err_after(widen, load_err),
+        "text_encoder/model.onnx: output `last_hidden_state` has size 32 on axis 2, but text_encoder/config.json hidden_size says 64"
     );
 
     // A text encoder in the UNet's place: wrong input names.
-    let copy = common::package_copy();
-    let d = copy.path().display().to_string();
-    std::fs::copy(
-        copy.path().join("text_encoder/model.onnx"),
-        copy.path().join("unet/model.onnx"),
-    )
-    .unwrap();
+    let swap = |p: &Path| {
+        std::fs::copy(p.join("text_encoder/model.onnx"), p.join("unet/model.onnx")).unwrap();
+    };
     assert_eq!(
-        load_err(copy.path()),
-        format!("model folder {d}: unet/model.onnx: has no input `sample` (its inputs: input_ids)")
+        err_after(swap, load_err),
+        "unet/model.onnx: has no input `sample` (its inputs: input_ids)"
     );
 }
 
