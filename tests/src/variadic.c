@@ -15,11 +15,21 @@ static const OfxHostCallbacks *callbacks;
 
 void ofx_host_install_callbacks(const OfxHostCallbacks *table) { callbacks = table; }
 
+/* The whole body of each variadic entry point: starts `ap` after the parameter `last`, returns what
+ * `call` (which reads `ap`) returns. va_start must run in the variadic function itself, hence a macro. */
+#define FORWARD_VARIADIC(last, call)                                                                                   \
+  va_list ap;                                                                                                          \
+  va_start(ap, last);                                                                                                  \
+  OfxStatus status = (call);                                                                                           \
+  va_end(ap);                                                                                                          \
+  return status
+
 /* Reads the pointers a getter passes (one per dimension) and lets Rust fill them. */
-static OfxStatus get_values(OfxParamHandle param, OfxHostParamCall call, va_list ap) {
+static OfxStatus get_values(OfxParamHandle param, int read, double span, va_list ap) {
   if (!callbacks) return kOfxStatErrFatal;
   OfxHostParamArgs args = {0};
-  args.call = call;
+  args.call.read = read;
+  args.call.span = span;
   OfxStatus status = callbacks->param_layout(param, &args.storage, &args.count);
   if (status != kOfxStatOK) return status;
   for (int i = 0; i < args.count && i < OFX_HOST_MAX_DIMS; ++i) args.out[i] = va_arg(ap, void *);
@@ -44,55 +54,27 @@ static OfxStatus set_values(OfxParamHandle param, va_list ap) {
 }
 
 OfxStatus ofx_host_param_get_value(OfxParamHandle param, ...) {
-  va_list ap;
-  va_start(ap, param);
-  OfxHostParamCall call = {OFX_HOST_READ_VALUE, 0.0};
-  OfxStatus status = get_values(param, call, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(param, get_values(param, OFX_HOST_READ_VALUE, 0.0, ap));
 }
 
 OfxStatus ofx_host_param_get_value_at_time(OfxParamHandle param, OfxTime time, ...) {
-  va_list ap;
-  va_start(ap, time);
-  OfxHostParamCall call = {OFX_HOST_READ_VALUE, 0.0};
-  OfxStatus status = get_values(param, call, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(time, get_values(param, OFX_HOST_READ_VALUE, 0.0, ap));
 }
 
 OfxStatus ofx_host_param_get_derivative(OfxParamHandle param, OfxTime time, ...) {
-  va_list ap;
-  va_start(ap, time);
-  OfxHostParamCall call = {OFX_HOST_READ_DERIVATIVE, 0.0};
-  OfxStatus status = get_values(param, call, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(time, get_values(param, OFX_HOST_READ_DERIVATIVE, 0.0, ap));
 }
 
 OfxStatus ofx_host_param_get_integral(OfxParamHandle param, OfxTime time1, OfxTime time2, ...) {
-  va_list ap;
-  va_start(ap, time2);
-  OfxHostParamCall call = {OFX_HOST_READ_INTEGRAL, time2 - time1};
-  OfxStatus status = get_values(param, call, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(time2, get_values(param, OFX_HOST_READ_INTEGRAL, time2 - time1, ap));
 }
 
 OfxStatus ofx_host_param_set_value(OfxParamHandle param, ...) {
-  va_list ap;
-  va_start(ap, param);
-  OfxStatus status = set_values(param, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(param, set_values(param, ap));
 }
 
 OfxStatus ofx_host_param_set_value_at_time(OfxParamHandle param, OfxTime time, ...) {
-  va_list ap;
-  va_start(ap, time);
-  OfxStatus status = set_values(param, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(time, set_values(param, ap));
 }
 
 /* Formats a printf-style message and hands the text to Rust. */
@@ -114,17 +96,9 @@ static OfxStatus send_message(void *handle, const char *type, const char *id, in
 }
 
 OfxStatus ofx_host_message(void *handle, const char *type, const char *id, const char *format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  OfxStatus status = send_message(handle, type, id, 0, format, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(format, send_message(handle, type, id, 0, format, ap));
 }
 
 OfxStatus ofx_host_set_persistent_message(void *handle, const char *type, const char *id, const char *format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  OfxStatus status = send_message(handle, type, id, 1, format, ap);
-  va_end(ap);
-  return status;
+  FORWARD_VARIADIC(format, send_message(handle, type, id, 1, format, ap));
 }
