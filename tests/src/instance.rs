@@ -391,21 +391,7 @@ impl<'s> Instance<'s> {
     /// clip at that time, `None` when it renders (kOfxStatReplyDefault).
     pub fn is_identity(&self, time: f64, scale: f64) -> Result<Option<(String, f64)>, HostError> {
         let window = self.full_window(time, scale)?;
-        let in_args = PropertySet::with(vec![
-            (kOfxPropTime, Value::Double(vec![time])),
-            (
-                kOfxImageEffectPropFieldToRender,
-                Value::cstrs(&[kOfxImageFieldNone]),
-            ),
-            (
-                kOfxImageEffectPropRenderWindow,
-                Value::Int(vec![window.x1, window.y1, window.x2, window.y2]),
-            ),
-            (
-                kOfxImageEffectPropRenderScale,
-                Value::Double(vec![scale, scale]),
-            ),
-        ]);
+        let in_args = PropertySet::with(window_args(time, window, scale));
         let out = PropertySet::with(vec![
             (kOfxPropName, Value::strings(&[""])),
             (kOfxPropTime, Value::Double(vec![time])),
@@ -523,20 +509,8 @@ impl<'s> Instance<'s> {
             layout,
             render.scale,
         ));
-        let args = PropertySet::with(vec![
-            (kOfxPropTime, Value::Double(vec![render.time])),
-            (
-                kOfxImageEffectPropFieldToRender,
-                Value::cstrs(&[kOfxImageFieldNone]),
-            ),
-            (
-                kOfxImageEffectPropRenderWindow,
-                Value::Int(vec![window.x1, window.y1, window.x2, window.y2]),
-            ),
-            (
-                kOfxImageEffectPropRenderScale,
-                Value::Double(vec![render.scale, render.scale]),
-            ),
+        let mut args = window_args(render.time, window, render.scale);
+        args.extend([
             (
                 kOfxImageEffectPropSequentialRenderStatus,
                 Value::Int(vec![render.sequential as i32]),
@@ -547,6 +521,7 @@ impl<'s> Instance<'s> {
             ),
             (kOfxImageEffectPropRenderQualityDraft, Value::Int(vec![0])),
         ]);
+        let args = PropertySet::with(args);
         self.session.state.set_time(render.time);
         self.effect.begin_render(target.clone());
         let status = self.call(kOfxImageEffectActionRender, Some(&args), None);
@@ -604,6 +579,25 @@ impl<'s> Instance<'s> {
         self.destroyed = true;
         self.call(kOfxActionDestroyInstance, None, None).map(|_| ())
     }
+}
+
+/// The arguments IsIdentity and Render share: which frame, which part of it, at what scale.
+fn window_args(time: f64, window: OfxRectI, scale: f64) -> Vec<(&'static CStr, Value)> {
+    vec![
+        (kOfxPropTime, Value::Double(vec![time])),
+        (
+            kOfxImageEffectPropFieldToRender,
+            Value::cstrs(&[kOfxImageFieldNone]),
+        ),
+        (
+            kOfxImageEffectPropRenderWindow,
+            Value::Int(vec![window.x1, window.y1, window.x2, window.y2]),
+        ),
+        (
+            kOfxImageEffectPropRenderScale,
+            Value::Double(vec![scale, scale]),
+        ),
+    ]
 }
 
 impl Drop for Instance<'_> {
