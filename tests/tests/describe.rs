@@ -7,9 +7,26 @@ mod common;
 use ofx_host::{Context, HostConfig, Value};
 use ofx_sys::*;
 
-fn strings(props: &ofx_host::PropertySet, name: &std::ffi::CStr) -> Vec<String> {
-    props.strings(name)
+/// Asserts that each of `wanted` is among `found` (`what` names the list in the message).
+fn assert_contains_all(found: &[String], wanted: &[&str], what: &str) {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !found.iter().any(|f| f == w))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{missing:?} missing from {what} {found:?}"
+    );
 }
+
+/// The bounds a numeric parameter needs (Resolve clamps without them).
+const RANGE_PROPS: [&std::ffi::CStr; 4] = [
+    kOfxParamPropMin,
+    kOfxParamPropMax,
+    kOfxParamPropDisplayMin,
+    kOfxParamPropDisplayMax,
+];
 
 #[test]
 fn identity_menu_contexts_and_depths() {
@@ -24,28 +41,24 @@ fn identity_menu_contexts_and_depths() {
         d.string(kOfxImageEffectPluginPropGrouping, 0).as_deref(),
         Some("AI/Generate")
     );
-    let contexts = strings(d, kOfxImageEffectPropSupportedContexts);
-    for c in [
-        "OfxImageEffectContextGenerator",
-        "OfxImageEffectContextGeneral",
-    ] {
-        assert!(
-            contexts.iter().any(|x| x == c),
-            "{c} missing from {contexts:?}"
-        );
-    }
-    let depths = strings(d, kOfxImageEffectPropSupportedPixelDepths);
-    for depth in [
-        "OfxBitDepthFloat",
-        "OfxBitDepthShort",
-        "OfxBitDepthByte",
-        "OfxBitDepthHalf",
-    ] {
-        assert!(
-            depths.iter().any(|x| x == depth),
-            "{depth} missing from {depths:?}"
-        );
-    }
+    assert_contains_all(
+        &d.strings(kOfxImageEffectPropSupportedContexts),
+        &[
+            "OfxImageEffectContextGenerator",
+            "OfxImageEffectContextGeneral",
+        ],
+        "contexts",
+    );
+    assert_contains_all(
+        &d.strings(kOfxImageEffectPropSupportedPixelDepths),
+        &[
+            "OfxBitDepthFloat",
+            "OfxBitDepthShort",
+            "OfxBitDepthByte",
+            "OfxBitDepthHalf",
+        ],
+        "depths",
+    );
     assert_eq!(
         d.string(kOfxImageEffectPluginRenderThreadSafety, 0)
             .as_deref(),
@@ -57,10 +70,9 @@ fn identity_menu_contexts_and_depths() {
 #[test]
 fn half_is_offered_only_where_the_host_has_it() {
     let session = common::load(HostConfig::resolve());
-    let depths = strings(
-        session.descriptor(),
-        kOfxImageEffectPropSupportedPixelDepths,
-    );
+    let depths = session
+        .descriptor()
+        .strings(kOfxImageEffectPropSupportedPixelDepths);
     assert!(!depths.iter().any(|x| x == "OfxBitDepthHalf"), "{depths:?}");
 }
 
@@ -130,12 +142,7 @@ fn parameters_follow_the_contract() {
     }
     for name in ["seed", "steps", "frames", "width", "height"] {
         let props = expect(name, kOfxParamTypeInteger);
-        for range in [
-            kOfxParamPropMin,
-            kOfxParamPropMax,
-            kOfxParamPropDisplayMin,
-            kOfxParamPropDisplayMax,
-        ] {
+        for range in RANGE_PROPS {
             assert!(
                 props.get(range).is_some(),
                 "{name} lacks {range:?} (Resolve clamps without it)"
@@ -143,12 +150,7 @@ fn parameters_follow_the_contract() {
         }
     }
     let guidance = expect("guidance", kOfxParamTypeDouble);
-    for range in [
-        kOfxParamPropMin,
-        kOfxParamPropMax,
-        kOfxParamPropDisplayMin,
-        kOfxParamPropDisplayMax,
-    ] {
+    for range in RANGE_PROPS {
         assert!(
             matches!(guidance.get(range), Some(Value::Double(_))),
             "guidance lacks {range:?}"
@@ -199,22 +201,21 @@ fn parameters_follow_the_contract() {
                 .strings(kOfxParamPropPageChild)
         })
         .collect();
-    for name in [
-        "prompt",
-        "seed",
-        "model",
-        "steps",
-        "outputSize",
-        "timing",
-        "device",
-        "cacheFolder",
-        "status",
-    ] {
-        assert!(
-            children.iter().any(|c| c == name),
-            "{name} is on no page ({pages:?})"
-        );
-    }
+    assert_contains_all(
+        &children,
+        &[
+            "prompt",
+            "seed",
+            "model",
+            "steps",
+            "outputSize",
+            "timing",
+            "device",
+            "cacheFolder",
+            "status",
+        ],
+        &format!("the children of pages {pages:?}:"),
+    );
     instance.destroy().unwrap();
 }
 
