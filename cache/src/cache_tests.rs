@@ -44,6 +44,16 @@ fn fetch_fresh(folder: &Path, recipe: &Recipe, generations: &AtomicUsize) -> cra
         .unwrap()
 }
 
+/// The names in `folder`, sorted: what a cache operation left behind.
+fn names_in(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn sixteen_threads_on_four_keys_generate_four_times() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,11 +224,7 @@ fn a_write_failing_midway_leaves_nothing_and_reports() {
         )
     );
     assert_eq!(got.location, None);
-    let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks"]);
 }
 
 #[test]
@@ -355,11 +361,7 @@ fn peek_resized_frames_and_clearing() {
     }
     cache.clear_all(Some(dir.path())).unwrap();
     assert_eq!(cache.memory_used(), 0);
-    let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks"]);
 }
 
 #[test]
@@ -513,13 +515,7 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
 
     let recipe = sample_recipe("killed");
     let key = recipe.key();
-    let names = || -> Vec<String> {
-        fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect()
-    };
-    let unfinished: Vec<_> = names()
+    let unfinished: Vec<_> = names_in(dir.path())
         .into_iter()
         .filter(|n| n.starts_with(&format!(".tmp-{key}-")))
         .collect();
@@ -541,9 +537,10 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
         fetch_fresh(dir.path(), &recipe, &generations).source,
         Source::Generated
     );
-    let mut left = names();
-    left.sort();
-    assert_eq!(left, [".locks".to_string(), key.to_string()]);
+    assert_eq!(
+        names_in(dir.path()),
+        [".locks".to_string(), key.to_string()]
+    );
     assert_eq!(
         fetch_fresh(dir.path(), &recipe, &generations).source,
         Source::Disk
