@@ -2,7 +2,7 @@
 //! message where the host lacks V2 or leaves `setPersistentMessage` NULL (Resolve 14). The text always
 //! goes through a "%s" format so a '%' in a prompt can never be read as a printf directive.
 
-use std::ffi::{c_void, CStr};
+use std::ffi::{c_char, c_void, CStr};
 
 use ofx_sys::*;
 
@@ -25,23 +25,36 @@ impl Kind {
 
 const MESSAGE_ID: &CStr = c"org.texttovideo.TextToVideo";
 
+/// The shared C signature of `message` (V1, V2) and `setPersistentMessage` (V2).
+type MessageFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    ...
+) -> OfxStatus;
+
+/// Calls a message function with `text` as the one argument of a "%s" format; true if the host took it.
+fn send(f: MessageFn, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
+    // SAFETY: instance handle from the host; "%s" consumes exactly the one string argument.
+    let status = unsafe {
+        f(
+            instance,
+            kind.c_name().as_ptr(),
+            MESSAGE_ID.as_ptr(),
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        )
+    };
+    status == kOfxStatOK
+}
+
 /// Shows `text` so that it stays on the instance until cleared; true if the host took it.
 pub fn set_persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> bool {
     let text = c_string(text);
-    if let Some(f) = suites.message_v2.and_then(|s| s.setPersistentMessage) {
-        // SAFETY: instance handle from the host; "%s" consumes exactly the one string argument.
-        let status = unsafe {
-            f(
-                instance,
-                kind.c_name().as_ptr(),
-                MESSAGE_ID.as_ptr(),
-                c"%s".as_ptr(),
-                text.as_ptr(),
-            )
-        };
-        if status == kOfxStatOK {
-            return true;
-        }
+    let persistent = suites.message_v2.and_then(|s| s.setPersistentMessage);
+    if persistent.is_some_and(|f| send(f, instance, kind, &text)) {
+        return true;
     }
     plain(suites, instance, kind, &text)
 }
@@ -63,15 +76,5 @@ fn plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> boo
         log::warn!("no message suite; dropped: {}", text.to_string_lossy());
         return false;
     };
-    // SAFETY: as in set_persistent.
-    let status = unsafe {
-        f(
-            instance,
-            kind.c_name().as_ptr(),
-            MESSAGE_ID.as_ptr(),
-            c"%s".as_ptr(),
-            text.as_ptr(),
-        )
-    };
-    status == kOfxStatOK
+    send(f, instance, kind, text)
 }
