@@ -113,23 +113,12 @@ pub fn describe(fetched: &Fetched, job: &Job) -> String {
         job.request.steps,
         job.request.seed
     );
+    let seconds = fetched.generation_seconds;
     let how = match fetched.source {
-        Source::Generated => format!(
-            "generated in {:.1} s (cache miss)",
-            fetched.generation_seconds
-        ),
-        Source::Shared => format!(
-            "generated in {:.1} s by another render (cache miss)",
-            fetched.generation_seconds
-        ),
-        Source::Memory => format!(
-            "cache hit (memory), generated in {:.1} s",
-            fetched.generation_seconds
-        ),
-        Source::Disk => format!(
-            "cache hit (disk), generated in {:.1} s",
-            fetched.generation_seconds
-        ),
+        Source::Generated => format!("generated in {seconds:.1} s (cache miss)"),
+        Source::Shared => format!("generated in {seconds:.1} s by another render (cache miss)"),
+        Source::Memory => format!("cache hit (memory), generated in {seconds:.1} s"),
+        Source::Disk => format!("cache hit (disk), generated in {seconds:.1} s"),
     };
     let place = match (&fetched.location, &fetched.disk_error) {
         (_, Some(err)) => format!("; not saved: {err}"),
@@ -147,35 +136,18 @@ pub fn pending_status() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::FitMode;
-    use crate::settings::{OutputSize, Settings};
-    use crate::timing::{PastEnd, Timing};
+    use crate::settings::Settings;
 
     fn job() -> Job {
         let settings = Settings {
-            prompt: "a red ball".into(),
-            negative_prompt: String::new(),
             seed: 5,
-            model: 0,
-            model_name: String::new(),
             custom_model: concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/../models/fixtures/tiny-modelscope"
             )
             .into(),
             steps: 2,
-            guidance: 0.0,
-            scheduler: 0,
-            frames: 0,
-            output_size: OutputSize::Native,
-            width: 0,
-            height: 0,
-            fit: FitMode::Fit,
-            timing: Timing::NativeSpeed,
-            past_end: PastEnd::Hold,
-            gpu: false,
-            auto_generate: false,
-            cache_folder: String::new(),
+            ..crate::job::tests::settings()
         };
         crate::job::job(&settings, (0.0, 0.0)).unwrap()
     }

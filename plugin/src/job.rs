@@ -197,13 +197,14 @@ pub fn request(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fit::FitMode;
     use crate::params::SCHEDULERS;
     use crate::timing::{PastEnd, Timing};
 
-    fn settings() -> Settings {
+    /// Settings for a native-size clip of "a red ball" (other modules' tests start from these too).
+    pub(crate) fn settings() -> Settings {
         Settings {
             prompt: "a red ball".into(),
             negative_prompt: String::new(),
