@@ -215,6 +215,12 @@ mod tests {
         }
     }
 
+    /// Asserts that `default` and the display range of parameter `name` sit inside `range`.
+    fn assert_within<T: PartialOrd>(name: &str, default: T, range: (T, T), display: (T, T)) {
+        assert!(range.0 <= default && default <= range.1, "{name}");
+        assert!(range.0 <= display.0 && display.1 <= range.1, "{name}");
+    }
+
     #[test]
     fn numeric_defaults_sit_inside_range_and_display_range() {
         for d in definitions(&[]) {
@@ -224,18 +230,14 @@ mod tests {
                     range,
                     display,
                 } => {
-                    assert!(range.0 <= default && default <= range.1, "{}", d.name);
-                    assert!(range.0 <= display.0 && display.1 <= range.1, "{}", d.name);
+                    assert_within(d.name, default, range, display);
                     assert!(display.0 < display.1, "{}", d.name);
                 }
                 Kind::Double {
                     default,
                     range,
                     display,
-                } => {
-                    assert!(range.0 <= default && default <= range.1, "{}", d.name);
-                    assert!(range.0 <= display.0 && display.1 <= range.1, "{}", d.name);
-                }
+                } => assert_within(d.name, default, range, display),
                 _ => {}
             }
         }
