@@ -80,7 +80,8 @@ def _regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
-def _byte_chars() -> dict[int, str]:
+def byte_chars() -> dict[int, str]:
+    """CLIP / GPT-2 byte-to-printable-character table (also used to build the fixture tokenizer)."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs, n = bs[:], 0
     for b in range(256):
@@ -134,7 +135,7 @@ class PromptTokenizer:
         self.ranks = {(tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m)): i
                       for i, m in enumerate(model.get("merges", []))}
         self.unk = self.vocab.get(model.get("unk_token"))
-        self.bytes = _byte_chars()
+        self.bytes = byte_chars()
         padding = spec.get("padding") or {}
         fixed = (padding.get("strategy") or {}).get("Fixed") if isinstance(padding.get("strategy"), dict) else None
         self.length = int(fixed or min(max_length, config.get("model_max_length", max_length)))
