@@ -85,9 +85,13 @@ pub(crate) fn write(
     };
     let json = serde_json::to_vec_pretty(&metadata).map_err(io::Error::other)?;
     write_synced(&dir.join(METADATA), &json)?;
-    let sum = format!("{}  {METADATA}\n", blake3::hash(&json).to_hex());
-    write_synced(&dir.join(METADATA_SUM), sum.as_bytes())?;
+    write_synced(&dir.join(METADATA_SUM), metadata_sum(&json).as_bytes())?;
     fs::File::open(dir)?.sync_all()
+}
+
+/// The text of `clip.json.b3` for these `clip.json` bytes (`b3sum` format).
+fn metadata_sum(json: &[u8]) -> String {
+    format!("{}  {METADATA}\n", blake3::hash(json).to_hex())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -114,8 +118,7 @@ pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadEr
         other => other.map_err(|e| corrupt(METADATA_SUM, e))?,
     };
     let json = fs::read(dir.join(METADATA)).map_err(|e| corrupt(METADATA, e))?;
-    let expected = format!("{}  {METADATA}\n", blake3::hash(&json).to_hex());
-    if sum != expected.as_bytes() {
+    if sum != metadata_sum(&json).as_bytes() {
         return Err(corrupt(METADATA, "checksum mismatch"));
     }
     let metadata: Metadata = serde_json::from_slice(&json).map_err(|e| corrupt(METADATA, e))?;
@@ -263,8 +266,7 @@ mod tests {
         edit(&mut json);
         let bytes = serde_json::to_vec(&json).unwrap();
         fs::write(dir.join(METADATA), &bytes).unwrap();
-        let sum = format!("{}  {METADATA}\n", blake3::hash(&bytes).to_hex());
-        fs::write(dir.join(METADATA_SUM), sum).unwrap();
+        fs::write(dir.join(METADATA_SUM), metadata_sum(&bytes)).unwrap();
     }
 
     #[test]
