@@ -23,7 +23,7 @@ from networks import Decoder, Denoiser, TextEncoder
 
 MAX_IR_VERSION = 13
 DEFAULTS = {"width": 64, "height": 64, "frames": 16, "max_frames": 24, "fps": 8.0, "steps": 20,
-            "guidance": 5.0, "scheduler": "ddim"}
+            "guidance": 3.0, "scheduler": "ddim"}
 
 
 def write_json(path, value):
