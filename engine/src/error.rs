@@ -1,6 +1,7 @@
 //! The engine's error type. Display texts are shown to users as they are (the plugin puts them in its status
 //! and error messages), so they say what is wrong and where in plain words.
 
+use std::any::Any;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,4 +33,14 @@ impl EngineError {
             message: message.into(),
         }
     }
+}
+
+/// The text a panic was raised with (`panic!` gives a `&str` or a `String`), for turning a contained panic into a
+/// message.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("no details")
 }

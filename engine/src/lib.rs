@@ -13,7 +13,7 @@ pub mod scheduler;
 mod stats;
 mod tokenizer;
 
-pub use error::EngineError;
+pub use error::{panic_message, EngineError};
 pub use model::Model;
 pub use noise::NoiseStream;
 pub use package::{

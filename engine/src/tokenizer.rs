@@ -11,6 +11,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use crate::error::panic_message;
 use serde_json::Value;
 use tokenizers::models::bpe::BPE;
 use tokenizers::normalizers::replace::ReplacePattern;
@@ -203,12 +204,10 @@ impl PromptTokenizer {
 /// not valid JSON, found by fuzzing) where it should return an error; a model folder must give a message.
 fn contained<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| {
-        let detail = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("no details");
-        Err(format!("the tokenizers library failed: {detail}"))
+        Err(format!(
+            "the tokenizers library failed: {}",
+            panic_message(&*panic)
+        ))
     })
 }
 

@@ -30,12 +30,10 @@ fn guarded(what: &str, f: impl FnOnce() -> OfxStatus) -> OfxStatus {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(status) => status,
         Err(panic) => {
-            let text = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            log::error!("Text to Video: panic in {what}: {text}");
+            log::error!(
+                "Text to Video: panic in {what}: {}",
+                t2v_engine::panic_message(&*panic)
+            );
             kOfxStatErrFatal
         }
     }
