@@ -337,6 +337,14 @@ impl Session {
         self.state.progress()
     }
 
+    /// How many progress updates the plugin sent (one per denoising step, plus the first).
+    pub fn progress_updates(&self) -> usize {
+        self.progress()
+            .iter()
+            .filter(|e| matches!(e, ProgressEvent::Update(_)))
+            .count()
+    }
+
     /// `(suite, version, given)` for every fetchSuite call.
     pub fn suites_fetched(&self) -> Vec<(String, i32, bool)> {
         self.state.fetched()

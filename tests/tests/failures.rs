@@ -73,14 +73,6 @@ const STEPS: i32 = 12;
 /// before the first step, then one after each step).
 const STOP_AFTER: usize = 3;
 
-fn updates(session: &Session) -> usize {
-    session
-        .progress()
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::Update(_)))
-        .count()
-}
-
 /// Generates `seed`'s clip on `host`, which stops it at progress update `STOP_AFTER + 1` (cancel or
 /// abort): the render fails, that update is the last (no further denoising step ran), the progress
 /// bar is closed and nothing is cached. Then a host that lets it run generates the clip in full.
@@ -99,7 +91,7 @@ fn stops_within_one_step_and_the_next_render_regenerates(host: HostConfig, seed:
             "{progress:?}"
         );
         assert_eq!(
-            updates(&session),
+            session.progress_updates(),
             STOP_AFTER + 1,
             "generation stops at the update that stopped it: {progress:?}"
         );
@@ -121,7 +113,7 @@ fn stops_within_one_step_and_the_next_render_regenerates(host: HostConfig, seed:
     session.clear_log();
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
     assert_eq!(
-        updates(&session),
+        session.progress_updates(),
         STEPS as usize + 1,
         "a whole generation: {:?}",
         session.progress()

@@ -212,13 +212,9 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
         .collect();
     assert_eq!(frames[0], frames[1]);
     common::assert_picture(&frames[0]);
-    let updates = session
-        .progress()
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::Update(_)))
-        .count();
     assert_eq!(
-        updates, 5,
+        session.progress_updates(),
+        5,
         "one generation: an update before and after each of 4 steps"
     );
 }
