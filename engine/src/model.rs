@@ -50,6 +50,23 @@ fn inference(model: &'static str) -> impl Fn(ort::Error) -> EngineError {
 }
 
 impl Model {
+    /// A model that runs but returns another shape than the package's configs promise is a package made of
+    /// mismatched parts: the message names the folder and the file.
+    fn check_shape(
+        &self,
+        file: &str,
+        got: &[usize],
+        expected: &[usize],
+    ) -> Result<(), EngineError> {
+        if got == expected {
+            return Ok(());
+        }
+        Err(EngineError::package(
+            self.package.dir(),
+            format!("{file} returned shape {got:?}, expected {expected:?}"),
+        ))
+    }
+
     /// Opens the package and creates its three sessions (prefer `shared_model`, which does this once).
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
         let package = ModelPackage::open(dir)?;
@@ -231,12 +248,7 @@ impl Model {
             .map_err(&fail)?;
         let (shape, data) = read_float(&outputs[self.io.text_output.as_str()]).map_err(&fail)?;
         let expected = [batch, tok.length(), self.package.shapes().text_hidden];
-        if shape != expected {
-            return Err(EngineError::Inference {
-                model: TEXT_ENCODER_FILE,
-                message: format!("returned shape {shape:?}, expected {expected:?}"),
-            });
-        }
+        self.check_shape(TEXT_ENCODER_FILE, &shape, &expected)?;
         Ok(data)
     }
 
@@ -268,12 +280,7 @@ impl Model {
         let outputs = clock.onnx(|| unet.run(inputs)).map_err(&fail)?;
         let (out_shape, data) =
             read_float(&outputs[self.io.unet_output.as_str()]).map_err(&fail)?;
-        if out_shape != sample_shape {
-            return Err(EngineError::Inference {
-                model: UNET_FILE,
-                message: format!("returned shape {out_shape:?}, expected {sample_shape:?}"),
-            });
-        }
+        self.check_shape(UNET_FILE, &out_shape, &sample_shape)?;
         Ok(data)
     }
 
@@ -307,15 +314,7 @@ impl Model {
                 .map_err(&fail)?;
             let (out_shape, data) =
                 read_float(&outputs[self.io.vae_output.as_str()]).map_err(&fail)?;
-            if out_shape != [count, 3, height, width] {
-                return Err(EngineError::Inference {
-                    model: VAE_DECODER_FILE,
-                    message: format!(
-                        "returned shape {out_shape:?}, expected {:?}",
-                        [count, 3, height, width]
-                    ),
-                });
-            }
+            self.check_shape(VAE_DECODER_FILE, &out_shape, &[count, 3, height, width])?;
             let plane = height * width;
             for k in 0..count {
                 let img = &data[k * 3 * plane..(k + 1) * 3 * plane];

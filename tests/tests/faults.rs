@@ -122,16 +122,14 @@ fn a_broken_model_folder_fails_the_render_with_a_message_naming_the_problem() {
                 )
                 .unwrap();
             });
+            let want = format!(
+                "{}vae_decoder/model.onnx returned shape [3, 3, 96, 128], expected [3, 3, 24, 32]",
+                folder(&dir)
+            );
             (
                 "a VAE of another scale",
                 dir,
-                Box::new(|text| {
-                    assert_eq!(
-                        text,
-                        "Text to Video: vae_decoder/model.onnx failed: returned shape [3, 3, 96, \
-                         128], expected [3, 3, 24, 32]"
-                    )
-                }),
+                Box::new(move |text| assert_eq!(text, want)),
             )
         },
         {
