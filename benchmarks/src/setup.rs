@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use t2v_engine::{init_onnx_runtime, shared_model, Device, Model, Request, RuntimeOptions};
+use t2v_engine::{init_onnx_runtime, Device, Model, Request, RuntimeOptions};
 
 use crate::args::ClipArgs;
 
@@ -27,7 +27,7 @@ pub fn load(args: &ClipArgs) -> Result<(Arc<Model>, Request), String> {
         device: Device::Cpu,
         intra_threads: args.threads,
     };
-    let model = shared_model(&args.package, &options).map_err(|e| e.to_string())?;
+    let model = Arc::new(Model::load(&args.package, &options).map_err(|e| e.to_string())?);
     let mut request = Request::with_defaults(model.defaults(), args.prompt.clone());
     request.seed = args.seed;
     Ok((model, request))

@@ -10,9 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use t2v_engine::{
-    init_onnx_runtime, shared_model, Device, Flow, Request, RuntimeOptions, SchedulerKind,
-};
+use t2v_engine::{init_onnx_runtime, Device, Flow, Model, Request, RuntimeOptions, SchedulerKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -40,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let started = Instant::now();
-    let model = shared_model(&package, &options)?;
+    let model = Model::load(&package, &options)?;
     println!(
         "loaded {} in {:.2?} on {:?}",
         package.display(),

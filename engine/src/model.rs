@@ -67,7 +67,7 @@ impl Model {
         ))
     }
 
-    /// Opens the package and creates its three sessions (prefer `shared_model`, which does this once).
+    /// Opens the package and creates its three sessions (slow: callers keep the model and share it).
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
         let package = ModelPackage::open(dir)?;
         let text = load_session(dir, TEXT_ENCODER_FILE, options)?;

@@ -1,9 +1,7 @@
 //! ONNX Runtime: one environment per process (loaded from a given shared library), session options, and the
 //! process-wide registry that loads each model package once.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
@@ -11,7 +9,6 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
-use crate::model::Model;
 
 /// Where sessions run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -146,31 +143,4 @@ pub(crate) fn load_session(
         device: Device::Cpu,
         fallback,
     })
-}
-
-/// One slot per (folder, options): loading holds only its own slot, so other models stay available meanwhile.
-type Slot = Arc<Mutex<Option<Arc<Model>>>>;
-
-/// The process-wide model for a package folder and options: loaded on first use, shared afterwards. A failed
-/// load is not remembered, so a fixed folder loads on the next call.
-pub fn shared_model(dir: &Path, options: &RuntimeOptions) -> Result<Arc<Model>, EngineError> {
-    static SLOTS: OnceLock<Mutex<HashMap<(PathBuf, RuntimeOptions), Slot>>> = OnceLock::new();
-    let key = (
-        dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
-        *options,
-    );
-    let slot = Arc::clone(
-        SLOTS
-            .get_or_init(Default::default)
-            .lock()
-            .entry(key.clone())
-            .or_default(),
-    );
-    let mut slot = slot.lock();
-    if let Some(model) = slot.as_ref() {
-        return Ok(Arc::clone(model));
-    }
-    let model = Arc::new(Model::load(&key.0, options)?);
-    *slot = Some(Arc::clone(&model));
-    Ok(model)
 }

@@ -4,9 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use t2v_engine::{
-    shared_model, EngineError, Flow, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind,
-};
+use t2v_engine::{EngineError, Flow, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind};
 
 fn open_err(dir: &Path) -> String {
     ModelPackage::open(dir).unwrap_err().to_string()
@@ -245,7 +243,7 @@ fn bad_request_values_are_explained() {
 #[test]
 fn explicit_latents_must_fit_the_request() {
     common::init_runtime();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let r = Request::with_defaults(model.defaults(), "");
     let err = model
         .generate_from_latents(&r, &[0.0; 10], &mut |_| Flow::Continue)
@@ -264,7 +262,7 @@ fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
         device: t2v_engine::Device::Cuda,
         intra_threads: 1,
     };
-    let model = shared_model(&common::package(), &options).unwrap();
+    let model = Model::load(&common::package(), &options).unwrap();
     match model.device() {
         t2v_engine::Device::Cpu => assert_eq!(
             model.device_note(),
@@ -305,20 +303,4 @@ fn unet_levels_come_from_down_blocks_else_channel_counts() {
         open_err(copy.path()),
         format!("model folder {d}: unet/config.json has no `block_out_channels`")
     );
-}
-
-#[test]
-fn a_failed_load_is_retried_once_the_folder_is_fixed() {
-    common::init_runtime();
-    let copy = common::package_copy();
-    let unet = copy.path().join("unet/model.onnx");
-    let aside = copy.path().join("unet.onnx.aside");
-    std::fs::rename(&unet, &aside).unwrap();
-    let err = shared_model(copy.path(), &RuntimeOptions::default()).unwrap_err();
-    assert!(
-        err.to_string().ends_with(": unet/model.onnx is missing"),
-        "{err}"
-    );
-    std::fs::rename(&aside, &unet).unwrap();
-    assert!(shared_model(copy.path(), &RuntimeOptions::default()).is_ok());
 }

@@ -5,12 +5,12 @@ mod common;
 
 use std::time::Instant;
 
-use t2v_engine::{shared_model, Flow, Request, RuntimeOptions};
+use t2v_engine::{Flow, Model, Request, RuntimeOptions};
 
 #[test]
 fn onnx_time_is_a_consistent_share_of_the_generation() {
     common::init_runtime();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let mut request = Request::with_defaults(model.defaults(), "a red ball");
     request.seed = 3;
     let started = Instant::now();

@@ -5,8 +5,7 @@ mod common;
 
 use serde_json::Value;
 use t2v_engine::{
-    shared_model, EngineError, Flow, NoiseStream, Request, RuntimeOptions, SchedulerKind,
-    StepProgress,
+    EngineError, Flow, Model, NoiseStream, Request, RuntimeOptions, SchedulerKind, StepProgress,
 };
 
 fn expected() -> Value {
@@ -125,7 +124,7 @@ fn tokenizer_matches_transformers() {
 fn ddim_from_the_seed_matches_diffusers() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let want =
         common::read_f32(&common::fixtures().join("tiny-modelscope-expected/frames-ddim.f32"));
     let video = model
@@ -141,7 +140,7 @@ fn ddim_from_the_seed_matches_diffusers() {
 fn euler_from_explicit_latents_matches_diffusers() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let latents =
         common::read_f32(&common::fixtures().join("tiny-modelscope-expected/latents.f32"));
     let want =
@@ -164,7 +163,7 @@ fn euler_from_explicit_latents_matches_diffusers() {
 fn progress_runs_each_step_and_cancel_stops_within_one() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let mut seen = vec![];
     let r = request(&e, SchedulerKind::EulerAncestral);
     let a = model
@@ -197,7 +196,7 @@ fn progress_runs_each_step_and_cancel_stops_within_one() {
 fn every_scheduler_and_unguided_runs_produce_valid_frames() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let mut previous: Vec<Vec<f32>> = vec![];
     for kind in SchedulerKind::ALL {
         let mut r = request(&e, kind);
@@ -225,15 +224,9 @@ fn every_scheduler_and_unguided_runs_produce_valid_frames() {
 }
 
 #[test]
-fn shared_model_loads_once() {
+fn a_loaded_model_has_its_package_defaults() {
     common::init_runtime();
-    let a = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
-    let b = shared_model(
-        &common::package().join("../tiny-modelscope"),
-        &RuntimeOptions::default(),
-    )
-    .unwrap();
-    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    let a = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     assert_eq!(a.defaults().scheduler, SchedulerKind::Ddim);
     assert_eq!(
         (
@@ -250,7 +243,7 @@ fn shared_model_loads_once() {
 fn remaining_schedulers_match_the_python_reference() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let runs = e["reference_runs"].as_object().unwrap();
     assert_eq!(runs.len(), 5);
     for (name, run) in runs {
@@ -274,7 +267,7 @@ fn remaining_schedulers_match_the_python_reference() {
 fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
     common::init_runtime();
     let e = expected();
-    let model = shared_model(
+    let model = Model::load(
         &common::fixtures().join("tiny-modelscope-f16io"),
         &RuntimeOptions::default(),
     )
@@ -293,7 +286,7 @@ fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
     assert!(diff < 1e-2, "max abs diff {diff}");
 
     // The same UNet taking its timestep as an f32 scalar gives the same frames.
-    let scalar = shared_model(
+    let scalar = Model::load(
         &common::fixtures().join("tiny-modelscope-scalar-t"),
         &RuntimeOptions::default(),
     )
@@ -314,7 +307,8 @@ fn runtime_loads_once_and_models_cross_threads() {
     );
     fn send_sync<T: Send + Sync>() {}
     send_sync::<t2v_engine::Model>();
-    let model = shared_model(&common::package(), &RuntimeOptions::default()).unwrap();
+    let model =
+        std::sync::Arc::new(Model::load(&common::package(), &RuntimeOptions::default()).unwrap());
     let e = expected();
     let r = request(&e, SchedulerKind::Ddim);
     let handles: Vec<_> = (0..2)

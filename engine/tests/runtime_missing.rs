@@ -1,12 +1,12 @@
 //! Before ONNX Runtime is loaded (its own test binary, so nothing else has loaded it).
 
-use t2v_engine::{init_onnx_runtime, shared_model, RuntimeOptions};
+use t2v_engine::{init_onnx_runtime, Model, RuntimeOptions};
 
 #[test]
 fn runtime_errors_say_what_to_do() {
     let package =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/tiny-modelscope");
-    let err = shared_model(&package, &RuntimeOptions::default()).unwrap_err();
+    let err = Model::load(&package, &RuntimeOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "ONNX Runtime: not loaded (init_onnx_runtime was not called)"
