@@ -12,7 +12,16 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
+# libclang itself (libclang.so*, libclang-N.so*), not libclang-cpp, which some images carry alone.
+has_libclang() {
+  local pattern
+  for pattern in '/usr/lib/llvm-*/lib/libclang.so*' '/usr/lib/x86_64-linux-gnu/libclang.so*' \
+    '/usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so*'; do
+    compgen -G "$pattern" >/dev/null && return 0
+  done
+  return 1
+}
+if ! has_libclang; then
   echo "setup: installing libclang-dev (bindgen needs it)"
   apt_install libclang-dev
 fi
