@@ -237,6 +237,7 @@ def train_diffusion(run, steps, batch, seed):
     params = [*text.parameters(), *unet.parameters()]
     opt = torch.optim.AdamW([*params, *aux.parameters()], lr=1e-3, weight_decay=0.01)
     ema = [p.detach().clone() for p in params]
+    rng = np.random.default_rng(seed)
     start = 0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
@@ -246,9 +247,10 @@ def train_diffusion(run, steps, batch, seed):
         opt.load_state_dict(ck["opt"])
         ema = ck["ema"]
         start = ck["step"]
+        # Both random streams continue where they stopped, so a resumed run equals an uninterrupted one.
         torch.set_rng_state(ck["torch_rng"])
+        rng.bit_generator.state = ck["numpy_rng"]
         log(f"resumed at step {start}")
-    rng = np.random.default_rng([seed, start])
     acp = alphas_cumprod()
     warmup = 100
     t0 = time.time()
@@ -283,7 +285,8 @@ def train_diffusion(run, steps, batch, seed):
         if (step + 1) % 250 == 0 or step == steps - 1:
             torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "aux": aux.state_dict(),
                         "opt": opt.state_dict(),
-                        "ema": ema, "step": step + 1, "torch_rng": torch.get_rng_state()}, ckpt_path)
+                        "ema": ema, "step": step + 1, "torch_rng": torch.get_rng_state(),
+                        "numpy_rng": rng.bit_generator.state}, ckpt_path)
     with torch.no_grad():
         for e, p in zip(ema, params):
             p.copy_(e)
