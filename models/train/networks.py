@@ -1,4 +1,4 @@
-"""The three networks of tiny-shapes, sized to train on a 2-core CPU in well under an hour.
+"""The three networks of tiny-shapes, sized to train on a 2-core CPU (the shipped package: 89 minutes).
 
 * `TextEncoder`: a 2-layer transformer over word ids (input_ids [B,S] -> last_hidden_state [B,S,D]).
 * `Denoiser`: a (2+1)D conv UNet on latents [B,C,F,h,w] (two resolutions), conditioned by FiLM from the

@@ -27,11 +27,11 @@ class AnalysisTest(unittest.TestCase):
 
 
 class PackageTest(unittest.TestCase):
-    # What the shipped model reaches on this 8-clip sample (7/8, 8/8, 6/8), less one clip each (full evaluation,
-    # 32 captions x 2 seeds: object 90.6 %, background 100 %, motion 84.4 %; the targets are evaluate.TARGETS,
+    # What the shipped model reaches on this 8-clip sample (8/8, 8/8, 7/8), less one clip each (full evaluation,
+    # 32 captions x 2 seeds: object 93.8 %, background 100 %, motion 89.1 %; the targets are evaluate.TARGETS,
     # which `evaluate.py` reports against). The floors catch a package or engine change that makes prompt
     # following worse.
-    SHIPPED_FLOORS = {"object": 0.75, "background": 0.85, "motion": 0.6}
+    SHIPPED_FLOORS = {"object": 0.85, "background": 0.85, "motion": 0.7}
 
     def test_held_out_accuracy(self):
         scores = evaluate.evaluate(PACKAGE, captions=8, seeds=1, verbose=False)

@@ -1,10 +1,11 @@
 """Train tiny-shapes on the CPU: tokenizer, autoencoder, latent dataset, then text encoder + denoiser.
 
-    python3 models/train/train.py --run models/train/runs/default
+    python3 models/train/train.py --run models/train/runs/default --steps 26000 --threads 2
 
-Each stage writes its result into the run folder and is skipped when that file already exists, so an
-interrupted run resumes at the stage it was in (the diffusion stage also resumes from its last
-checkpoint).  Seeds are fixed; with the same thread count a rerun reproduces the model.
+(the defaults; that is how the shipped package was trained).  Each stage writes its result into the run folder
+and is skipped when that file already exists, so an interrupted run resumes at the stage it was in (the
+diffusion stage also resumes from its last checkpoint, random streams included).  Seeds are fixed; with the
+same thread count a rerun reproduces the model.
 """
 
 import argparse
@@ -302,10 +303,10 @@ def main():
     ap.add_argument("--text-steps", type=int, default=1000)
     ap.add_argument("--decoder-steps", type=int, default=1000)
     ap.add_argument("--clips", type=int, default=8000)
-    ap.add_argument("--steps", type=int, default=1600)
+    ap.add_argument("--steps", type=int, default=26000)
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
