@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import onnxruntime
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime loads (see reference_pipeline.Package)
+import onnxruntime  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_pipeline  # noqa: E402

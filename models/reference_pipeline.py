@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -408,6 +409,9 @@ class Package:
     """A model package with its onnxruntime sessions."""
 
     def __init__(self, folder: Path):
+        # The PyPI build records telemetry by default on Linux (~/.cache/Microsoft, /tmp/.ses) unless this is
+        # set when the library loads.
+        os.environ["ORT_DISABLE_TELEMETRY"] = "1"
         import onnxruntime as ort
 
         self.dir = folder

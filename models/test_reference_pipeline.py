@@ -6,6 +6,7 @@
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -128,6 +129,15 @@ class PipelineTest(unittest.TestCase):
         self.assertTrue(((video >= 0) & (video <= 1)).all())
         again = generate(PACKAGE, "a cat", negative_prompt="ignored without guidance", guidance=1.0, steps=2)
         np.testing.assert_array_equal(video, again)
+
+    def test_a_generation_writes_nothing_into_the_home_folder(self):
+        # ONNX Runtime's PyPI build writes ~/.cache/Microsoft/... unless its telemetry is off.
+        with tempfile.TemporaryDirectory() as home:
+            env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+            code = f"import reference_pipeline as r; r.generate({str(PACKAGE)!r}, 'a cat', steps=1)"
+            subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent, check=True,
+                           env={**env, "HOME": home})
+            self.assertEqual(os.listdir(home), [])
 
 
 if __name__ == "__main__":

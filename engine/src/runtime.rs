@@ -2,6 +2,7 @@
 //! process-wide registry that loads each model package once.
 
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
@@ -34,7 +35,18 @@ struct Runtime {
 
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 
-/// Loads ONNX Runtime from `library` once per process. The first successful call wins; later calls with
+/// Turns ONNX Runtime's telemetry off for this process. The PyPI build records usage by default on Linux
+/// (a persistent device id and a database under `~/.cache/Microsoft`, a fixed-name `/tmp/.ses` that
+/// follows symlinks) unless `ORT_DISABLE_TELEMETRY` is set when the library loads, so this must run before
+/// it loads; hosts should call it early (the plugin does at its load action, while the host is still
+/// single-threaded as far as we are concerned) because changing the environment races with other threads
+/// reading it. [`init_onnx_runtime`] calls it too. Idempotent.
+pub fn disable_onnx_runtime_telemetry() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::env::set_var("ORT_DISABLE_TELEMETRY", "1"));
+}
+
+/// Loads ONNX Runtime from `library` once per process, with its telemetry off. The first successful call wins; later calls with
 /// another path are ignored (and logged). A failed call leaves the runtime unloaded, so another path can be tried.
 pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
     let mut slot = RUNTIME.lock();
@@ -54,10 +66,12 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
             library.display()
         )));
     }
+    disable_onnx_runtime_telemetry();
     let builder = ort::init_from(library)
         .map_err(|e| EngineError::Runtime(format!("cannot load {}: {e}", library.display())))?;
     let env = builder
         .with_name("text-to-video")
+        .with_telemetry(false) // Windows builds send ETW telemetry events unless told not to
         .build()
         .map_err(|e| EngineError::Runtime(format!("cannot start {}: {e}", library.display())))?;
     *slot = Some(Runtime {

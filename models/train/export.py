@@ -13,7 +13,9 @@ import shutil
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime loads (see reference_pipeline.Package)
+import onnxruntime as ort  # noqa: E402
 import torch
 import diffusers
 from diffusers import DDIMScheduler

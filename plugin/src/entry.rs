@@ -100,6 +100,8 @@ fn dispatch(
     #[cfg(feature = "fault-injection")]
     crate::fault::panic_if_asked(&action.to_string_lossy());
     if action == kOfxActionLoad {
+        // Before any render thread could load ONNX Runtime (see the engine's doc).
+        t2v_engine::disable_onnx_runtime_telemetry();
         suites::load()?;
         return Ok(kOfxStatOK);
     }
