@@ -29,23 +29,32 @@ pub fn peek(job: &Job, cache_folder: &str) -> Option<Fetched> {
     ClipCache::global().peek(&job.recipe, folder(cache_folder))
 }
 
+/// A clip the cache served, with what the status line should also say about this render (a model
+/// loaded again, a device fallback).
+pub struct Served {
+    pub fetched: Fetched,
+    pub notes: Vec<String>,
+}
+
 /// The clip from the cache, generating it if needed.
 pub fn get_or_generate(
     effect: &Effect,
     job: &Job,
     cache_folder: &str,
     gpu: bool,
-) -> std::result::Result<Fetched, Failure> {
+) -> std::result::Result<Served, Failure> {
     let abort = || effect.aborted();
     let options = Options {
         folder: folder(cache_folder),
         plugin_version: env!("CARGO_PKG_VERSION"),
         should_abort: Some(&abort),
     };
-    let result =
-        ClipCache::global().get_or_generate(&job.recipe, &options, || run_model(effect, job, gpu));
+    let mut notes = Vec::new();
+    let result = ClipCache::global().get_or_generate(&job.recipe, &options, || {
+        run_model(effect, job, gpu, &mut notes)
+    });
     match result {
-        Ok(fetched) => Ok(fetched),
+        Ok(fetched) => Ok(Served { fetched, notes }),
         Err(GetError::Aborted) | Err(GetError::Generate(Failure::Cancelled)) => {
             Err(Failure::Cancelled)
         }
@@ -53,7 +62,13 @@ pub fn get_or_generate(
     }
 }
 
-fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip, Failure> {
+/// Generates the job's clip; what the user should know about how (`notes`) is pushed on the way.
+fn run_model(
+    effect: &Effect,
+    job: &Job,
+    gpu: bool,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Clip, Failure> {
     let library = location::onnxruntime_library().ok_or_else(|| {
         Failure::Error(Error::failed(
             "ONNX Runtime not found: expected libonnxruntime.so in the bundle's Contents/Linux-x86-64 \
@@ -65,10 +80,13 @@ fn run_model(effect: &Effect, job: &Job, gpu: bool) -> std::result::Result<Clip,
         device: if gpu { Device::Cuda } else { Device::Cpu },
         ..RuntimeOptions::default()
     };
-    let model = job
+    let loaded = job
         .package
         .model(&job.dir, &options)
         .map_err(engine_failure)?;
+    notes.extend(loaded.note);
+    notes.extend(loaded.model.device_note().map(str::to_owned));
+    let model = loaded.model;
     let steps = job.request.steps;
     let label = format!(
         "Text to Video: generating {} frames ({steps} steps)",
@@ -102,8 +120,8 @@ fn engine_failure(e: EngineError) -> Failure {
     }
 }
 
-/// The status line for a clip the cache served.
-pub fn describe(fetched: &Fetched, job: &Job) -> String {
+/// The status line for a clip the cache served, ending with `notes` about this render.
+pub fn describe(fetched: &Fetched, job: &Job, notes: &[String]) -> String {
     let clip = &fetched.clip;
     let what = format!(
         "{} frames {}×{}, {} steps, seed {}",
@@ -125,7 +143,8 @@ pub fn describe(fetched: &Fetched, job: &Job) -> String {
         (Some(dir), None) => format!("; {}", dir.display()),
         (None, None) => "; memory only".into(),
     };
-    format!("{what}: {how}{place}")
+    let notes: String = notes.iter().map(|n| format!("; {n}")).collect();
+    format!("{what}: {how}{place}{notes}")
 }
 
 /// The status line for a clip that is not generated yet.
@@ -168,17 +187,22 @@ mod tests {
     fn status_says_what_how_long_hit_or_miss_and_where() {
         let j = job();
         assert_eq!(
-            describe(&fetched(Source::Generated, Some("/c/abc"), None), &j),
+            describe(&fetched(Source::Generated, Some("/c/abc"), None), &j, &[]),
             "2 frames 4×2, 2 steps, seed 5: generated in 12.3 s (cache miss); /c/abc"
         );
         assert_eq!(
-            describe(&fetched(Source::Disk, Some("/c/abc"), None), &j),
+            describe(&fetched(Source::Disk, Some("/c/abc"), None), &j, &[]),
             "2 frames 4×2, 2 steps, seed 5: cache hit (disk), generated in 12.3 s; /c/abc"
         );
         assert_eq!(
-            describe(&fetched(Source::Memory, None, Some("disk full")), &j),
+            describe(&fetched(Source::Memory, None, Some("disk full")), &j, &[]),
             "2 frames 4×2, 2 steps, seed 5: cache hit (memory), generated in 12.3 s; not saved: disk full"
         );
-        assert!(describe(&fetched(Source::Shared, None, None), &j).ends_with("; memory only"));
+        assert!(describe(&fetched(Source::Shared, None, None), &j, &[]).ends_with("; memory only"));
+        let notes = ["model m loaded again: why".to_owned()];
+        assert_eq!(
+            describe(&fetched(Source::Generated, None, None), &j, &notes),
+            "2 frames 4×2, 2 steps, seed 5: generated in 12.3 s (cache miss); memory only; model m loaded again: why"
+        );
     }
 }

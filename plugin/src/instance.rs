@@ -11,6 +11,7 @@ use ofx_sys::*;
 use crate::generate;
 use crate::job;
 use crate::location;
+use crate::model_pool;
 use crate::ofx::{
     effect::Effect, message, param::ParamSet, props::PropSet, Error, OfxStatus, Result,
 };
@@ -36,6 +37,7 @@ pub fn create(effect: &Effect) -> Result<OfxStatus> {
         drop(unsafe { Box::from_raw(data) });
         return Err(e);
     }
+    model_pool::instance_created();
     // Cosmetic: a failure here must not fail creation (the host would never destroy the instance).
     let greyed = effect.params().and_then(|params| {
         let settings = Settings::read(&params, 0.0)?;
@@ -54,6 +56,7 @@ pub fn destroy(effect: &Effect) -> Result<OfxStatus> {
         props.set_pointer(kOfxPropInstanceData, std::ptr::null_mut())?;
         // SAFETY: set in `create` from Box::into_raw and cleared above, so freed exactly once.
         drop(unsafe { Box::from_raw(data.cast::<InstanceData>()) });
+        model_pool::instance_destroyed();
     }
     Ok(kOfxStatOK)
 }
@@ -171,7 +174,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     }
     let status = session::status(&key)
         .or_else(|| {
-            generate::peek(&job, &settings.cache_folder).map(|f| generate::describe(&f, &job))
+            generate::peek(&job, &settings.cache_folder).map(|f| generate::describe(&f, &job, &[]))
         })
         .unwrap_or_else(generate::pending_status);
     set_status(&params, &status)?;

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use clip_cache::{canonical_json, model_identity, Recipe};
 use parking_lot::Mutex;
-use t2v_engine::{
-    Defaults, EngineError, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind,
-};
+use t2v_engine::{Defaults, EngineError, ModelPackage, Request, RuntimeOptions, SchedulerKind};
 
 use crate::location;
+use crate::model_pool;
 use crate::ofx::{Error, Result};
 use crate::params::NO_MODEL;
 use crate::settings::{OutputSize, Settings};
@@ -22,9 +21,6 @@ pub struct Package {
     pub identity: String,
     /// `scheduler/scheduler_config.json` as canonical JSON.
     pub scheduler_config: String,
-    /// The loaded model per runtime options. Held here rather than by folder alone so that a model
-    /// replaced in place is loaded again: clips are cached under `identity` and must come from it.
-    models: Mutex<HashMap<RuntimeOptions, Arc<Model>>>,
 }
 
 impl Package {
@@ -45,20 +41,15 @@ impl Package {
         }
     }
 
-    /// The model loaded from `dir` (this package's folder) with `options`, loaded on first use; a
-    /// failed load is not remembered, so a fixed folder loads on the next call.
+    /// The model loaded from `dir` (this package's folder) with `options`, from the process's pool of
+    /// loaded models. Pooled by content identity, so a model replaced in place is loaded again: clips are
+    /// cached under `identity` and must come from it.
     pub fn model(
         &self,
         dir: &Path,
         options: &RuntimeOptions,
-    ) -> std::result::Result<Arc<Model>, EngineError> {
-        let mut models = self.models.lock();
-        if let Some(model) = models.get(options) {
-            return Ok(model.clone());
-        }
-        let model = Arc::new(Model::load(dir, options)?);
-        models.insert(*options, model.clone());
-        Ok(model)
+    ) -> std::result::Result<model_pool::Loaded, EngineError> {
+        model_pool::get(&self.identity, dir, options)
     }
 }
 
@@ -121,12 +112,17 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
         package,
         identity,
         scheduler_config: canonical_json(&config),
-        models: Mutex::default(),
     });
     let mut packages = PACKAGES.lock();
     let packages = packages.get_or_insert_with(HashMap::new);
-    // Older contents of this folder go (with their loaded models, once no render holds them).
-    packages.retain(|(other, _), _| *other != folder);
+    // Older contents of this folder go, with their loaded models (once no render holds them).
+    packages.retain(|(other, old), _| {
+        let stale = *other == folder;
+        if stale {
+            model_pool::unload(old);
+        }
+        !stale
+    });
     packages.insert(slot, loaded.clone());
     Ok(loaded)
 }

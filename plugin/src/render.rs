@@ -132,18 +132,19 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
 
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
-    let fetched = if may_generate {
+    let (fetched, notes) = if may_generate {
         let got = generate::get_or_generate(effect, &job, &settings.cache_folder, settings.gpu);
         if let Err(Failure::Error(e)) = &got {
             session::set_status(&key, format!("Failed: {}", e.message));
         }
-        Some(got?)
+        let served = got?;
+        (Some(served.fetched), served.notes)
     } else {
-        generate::peek(&job, &settings.cache_folder)
+        (generate::peek(&job, &settings.cache_folder), Vec::new())
     };
     let warning = fetched.as_ref().and_then(|f| f.disk_error.clone());
     match &fetched {
-        Some(f) => session::set_status(&key, generate::describe(f, &job)),
+        Some(f) => session::set_status(&key, generate::describe(f, &job, &notes)),
         None => session::set_status(&key, generate::pending_status()),
     }
 

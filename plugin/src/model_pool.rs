@@ -1,0 +1,215 @@
+//! The loaded models of this process, shared by every instance and render thread. A real model takes
+//! gigabytes of memory and a few threads, so only a budget of them stays loaded — the least recently
+//! used goes first, never before the renders holding it finish — and all go when the host destroys the
+//! last instance. Loading one again is said in the status line, because it takes time the user sees.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use t2v_engine::{
+    EngineError, Model, RuntimeOptions, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
+};
+
+/// Default budget for loaded models: 8 GiB of weights (override with `T2V_MODEL_MEMORY_MB`). The model
+/// just loaded always stays, whatever its size.
+pub const DEFAULT_BUDGET: u64 = 8 << 30;
+
+/// Why a model was unloaded, said when it is loaded again.
+const OVER_BUDGET: &str = "it had been unloaded to keep loaded models within T2V_MODEL_MEMORY_MB";
+const NO_INSTANCE: &str = "it had been unloaded when the last Text to Video node closed";
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    identity: String,
+    options: RuntimeOptions,
+}
+
+/// One model's place in the pool; the cell is locked while it loads, so it loads once however many ask.
+struct Slot {
+    cell: Arc<Mutex<Option<Arc<Model>>>>,
+    bytes: u64,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Pool {
+    slots: HashMap<Key, Slot>,
+    /// Models unloaded earlier, with the reason.
+    unloaded: HashMap<Key, &'static str>,
+    clock: u64,
+}
+
+static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+
+/// A model to generate with, and a note for the status line when it had to be loaded again.
+pub struct Loaded {
+    pub model: Arc<Model>,
+    pub note: Option<String>,
+}
+
+fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
+    f(POOL.lock().get_or_insert_with(Pool::default))
+}
+
+/// The model of package content `identity` in `dir` with `options`, loaded if it is not loaded yet.
+/// A failed load is not remembered, so a fixed folder loads on the next call.
+pub fn get(identity: &str, dir: &Path, options: &RuntimeOptions) -> Result<Loaded, EngineError> {
+    let key = Key {
+        identity: identity.to_owned(),
+        options: *options,
+    };
+    let cell = with_pool(|pool| {
+        pool.clock += 1;
+        let used = pool.clock;
+        let slot = pool.slots.entry(key.clone()).or_insert_with(|| Slot {
+            cell: Arc::default(),
+            bytes: 0,
+            used,
+        });
+        slot.used = used;
+        slot.cell.clone()
+    });
+    let mut cell = cell.lock();
+    if let Some(model) = cell.as_ref() {
+        return Ok(Loaded {
+            model: model.clone(),
+            note: None,
+        });
+    }
+    let model = Arc::new(Model::load(dir, options)?);
+    *cell = Some(model.clone());
+    drop(cell);
+    let bytes = weights_bytes(dir);
+    let reason = with_pool(|pool| {
+        if let Some(slot) = pool.slots.get_mut(&key) {
+            slot.bytes = bytes;
+        }
+        evict_over(pool, budget(), &key);
+        pool.unloaded.remove(&key)
+    });
+    let note = reason.map(|why| format!("model {} loaded again: {why}", model.package().name()));
+    Ok(Loaded { model, note })
+}
+
+/// Unloads least recently used models other than `keep` until the loaded ones fit in `budget` bytes.
+fn evict_over(pool: &mut Pool, budget: u64, keep: &Key) {
+    loop {
+        let total: u64 = pool.slots.values().map(|s| s.bytes).sum();
+        let oldest = pool
+            .slots
+            .iter()
+            .filter(|(key, slot)| *key != keep && slot.bytes > 0)
+            .min_by_key(|(_, slot)| slot.used)
+            .map(|(key, _)| key.clone());
+        match oldest {
+            Some(key) if total > budget => {
+                pool.slots.remove(&key);
+                log::info!(
+                    "Text to Video: unloaded model {} ({OVER_BUDGET})",
+                    key.identity
+                );
+                pool.unloaded.insert(key, OVER_BUDGET);
+            }
+            _ => return,
+        }
+    }
+}
+
+fn budget() -> u64 {
+    match std::env::var("T2V_MODEL_MEMORY_MB") {
+        Ok(mb) => mb.trim().parse::<u64>().map_or_else(
+            |_| {
+                log::warn!("T2V_MODEL_MEMORY_MB={mb:?} is not a number of MB; using the default");
+                DEFAULT_BUDGET
+            },
+            |mb| mb.saturating_mul(1 << 20),
+        ),
+        Err(_) => DEFAULT_BUDGET,
+    }
+}
+
+/// What a model's weights take on disk (its ONNX files and their external data): about what it takes
+/// loaded.
+fn weights_bytes(dir: &Path) -> u64 {
+    [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE]
+        .iter()
+        .filter_map(|file| std::fs::read_dir(dir.join(file).parent()?).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// Unloads every model of package content `identity` (its folder now holds other content).
+pub fn unload(identity: &str) {
+    with_pool(|pool| pool.slots.retain(|key, _| key.identity != identity));
+}
+
+/// The host created an instance.
+pub fn instance_created() {
+    INSTANCES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The host destroyed an instance; after the last one no model stays loaded (renders still running keep
+/// theirs until they finish).
+pub fn instance_destroyed() {
+    // Saturating: more destroys than creates (a host bug) stays at zero.
+    let before = INSTANCES
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            Some(n.saturating_sub(1))
+        })
+        .unwrap_or(0);
+    if before == 1 {
+        with_pool(|pool| {
+            for (key, slot) in pool.slots.drain() {
+                if slot.bytes > 0 {
+                    pool.unloaded.insert(key, NO_INSTANCE);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Key {
+        Key {
+            identity: name.into(),
+            options: RuntimeOptions::default(),
+        }
+    }
+
+    fn pool(slots: &[(&str, u64, u64)]) -> Pool {
+        let mut pool = Pool::default();
+        for &(name, bytes, used) in slots {
+            let cell = Arc::default();
+            pool.slots.insert(key(name), Slot { cell, bytes, used });
+        }
+        pool
+    }
+
+    fn loaded(pool: &Pool) -> Vec<String> {
+        let mut names: Vec<_> = pool.slots.keys().map(|k| k.identity.clone()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn least_recently_used_models_go_first_until_the_rest_fit() {
+        let mut p = pool(&[("a", 40, 1), ("b", 40, 3), ("c", 40, 2), ("loading", 0, 0)]);
+        evict_over(&mut p, 80, &key("b"));
+        assert_eq!(loaded(&p), ["b", "c", "loading"]);
+        assert_eq!(p.unloaded.get(&key("a")), Some(&OVER_BUDGET));
+        // The model just loaded stays even alone over the budget.
+        evict_over(&mut p, 10, &key("b"));
+        assert_eq!(loaded(&p), ["b", "loading"]);
+        assert_eq!(p.unloaded.len(), 2);
+    }
+}
