@@ -23,6 +23,8 @@ use crate::settings::{OutputSize, Settings};
 struct InstanceData {
     /// A persistent message is showing (cleared after the next good render).
     showing_error: AtomicBool,
+    /// A message was set through `setPersistentMessage`: only then is there one to clear.
+    persistent: AtomicBool,
     /// The last message shown: repeating it on every frame would stack up dialogs on hosts without
     /// persistent messages.
     last_message: Mutex<Option<String>>,
@@ -91,7 +93,11 @@ fn show(effect: &Effect, kind: message::Kind, text: &str) {
         d.showing_error.store(true, Ordering::Relaxed);
     });
     if !repeated {
-        message::set_persistent(&effect.suites, effect.raw(), kind, &text);
+        let shown = message::set_persistent(&effect.suites, effect.raw(), kind, &text);
+        let persistent = shown == message::Shown::Persistent;
+        with_data(effect, |d| {
+            d.persistent.fetch_or(persistent, Ordering::Relaxed);
+        });
     }
 }
 
@@ -100,7 +106,9 @@ pub fn clear_error(effect: &Effect) {
     with_data(effect, |d| {
         if d.showing_error.swap(false, Ordering::Relaxed) {
             *d.last_message.lock() = None;
-            message::clear_persistent(&effect.suites, effect.raw());
+            if d.persistent.swap(false, Ordering::Relaxed) {
+                message::clear_persistent(&effect.suites, effect.raw());
+            }
         }
     });
 }
