@@ -1,8 +1,9 @@
-//! The instance's parameter values at one time, read through the safe layer.
+//! The instance's parameter values at one time, read through the safe layer and clamped to the
+//! ranges `params` declares.
 
 use crate::fit::FitMode;
 use crate::ofx::{param::ParamSet, Result};
-use crate::params::names::*;
+use crate::params::{clamp_double, clamp_int, names::*};
 use crate::timing::{PastEnd, Timing};
 
 /// `outputSize` choice.
@@ -43,7 +44,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn read(params: &ParamSet, time: f64) -> Result<Settings> {
-        let int = |name: &str| params.param(name)?.int_at(time);
+        let int = |name: &str| Ok(clamp_int(name, params.param(name)?.int_at(time)?));
         let text = |name: &str| params.param(name)?.string_at(time);
         let non_negative = |v: i32| v.max(0) as u32;
         Ok(Settings {
@@ -54,7 +55,7 @@ impl Settings {
             model_name: text(MODEL_NAME)?,
             custom_model: text(CUSTOM_MODEL)?.trim().to_owned(),
             steps: non_negative(int(STEPS)?),
-            guidance: params.param(GUIDANCE)?.double_at(time)?.max(0.0) as f32,
+            guidance: clamp_double(GUIDANCE, params.param(GUIDANCE)?.double_at(time)?) as f32,
             scheduler: int(SCHEDULER)?,
             frames: non_negative(int(FRAMES)?),
             output_size: match int(OUTPUT_SIZE)? {

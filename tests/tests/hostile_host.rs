@@ -95,3 +95,53 @@ fn a_panic_reaches_the_user_as_a_message_naming_the_action() {
          panic at OfxImageEffectActionDescribeInContext"
     );
 }
+
+/// The error messages of a failed render of `instance`.
+fn failed_render_errors(session: &Session, instance: &ofx_host::Instance) -> Vec<String> {
+    session.clear_log();
+    common::failed_render(instance.render(&Render::frame(0.0)));
+    errors(session).into_iter().map(|m| m.text).collect()
+}
+
+/// Clips (folders holding a `clip.json`) in a cache folder.
+fn clips_in(cache: &std::path::Path) -> usize {
+    common::walk(cache)
+        .iter()
+        .filter(|f| f.ends_with("clip.json"))
+        .count()
+}
+
+#[test]
+fn parameter_values_past_their_declared_range_act_as_the_range_limit() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+
+    // guidance 3e38 is guidance 50 (the declared maximum): the same clip, cached once
+    instance.set_param("guidance", 3e38).unwrap();
+    let huge = instance.render(&Render::frame(0.0)).unwrap();
+    common::assert_picture(&huge);
+    instance.set_param("guidance", 50.0).unwrap();
+    let limit = instance.render(&Render::frame(0.0)).unwrap();
+    assert!(limit == huge, "guidance 3e38 and 50 give different frames");
+    assert_eq!(clips_in(cache.path()), 1);
+
+    // negative steps are 0 (the model's default)
+    instance.set_param("guidance", 0.0).unwrap();
+    instance.set_param("steps", -7).unwrap();
+    let negative = instance.render(&Render::frame(0.0)).unwrap();
+    instance.set_param("steps", 0).unwrap();
+    let zero = instance.render(&Render::frame(0.0)).unwrap();
+    assert!(zero == negative, "steps -7 and 0 give different frames");
+    assert_eq!(clips_in(cache.path()), 2);
+
+    // 5000 frames are 1024 frames (the declared maximum), which this model refuses
+    instance.set_param("frames", 5000).unwrap();
+    let too_many = failed_render_errors(&session, &instance);
+    instance.set_param("frames", 0).unwrap();
+    instance.render(&Render::frame(0.0)).unwrap(); // clears the error, so the next one shows again
+    instance.set_param("frames", 1024).unwrap();
+    assert_eq!(failed_render_errors(&session, &instance), too_many);
+    assert_eq!(too_many.len(), 1, "{too_many:?}");
+    assert!(too_many[0].contains("1024"), "{too_many:?}");
+}
