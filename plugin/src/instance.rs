@@ -15,6 +15,7 @@ use crate::ofx::{
     effect::Effect, message, param::ParamSet, props::PropSet, Error, OfxStatus, Result,
 };
 use crate::params::names;
+use crate::project::Project;
 use crate::session;
 use crate::settings::{OutputSize, Settings};
 
@@ -132,15 +133,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     }
     let settings = Settings::read(&params, time)?;
     enable_dependents(&params, &settings)?;
-    let project = effect
-        .props()?
-        .get_doubles::<2>(kOfxImageEffectPropProjectExtent)
-        .unwrap_or([0.0, 0.0]);
-    let par = effect
-        .props()?
-        .get_double(kOfxImageEffectPropProjectPixelAspectRatio, 0)
-        .unwrap_or(1.0);
-    let job = match job::job(&settings, (project[0] / par.max(1e-6), project[1])) {
+    let job = match Project::read(effect).and_then(|p| job::job(&settings, p.generation_size())) {
         Ok(job) => job,
         Err(e) => {
             set_status(&params, &format!("Error: {}", e.message))?;

@@ -18,6 +18,7 @@ mod ofx;
 mod params;
 mod pixels;
 mod placeholder;
+mod project;
 mod render;
 mod resample;
 mod session;

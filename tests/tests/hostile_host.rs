@@ -116,6 +116,9 @@ fn parameter_values_past_their_declared_range_act_as_the_range_limit() {
     let cache = tempfile::tempdir().unwrap();
     let session = common::load(HostConfig::default());
     let instance = common::instance(&session, Context::Generator, cache.path());
+    // a seed of its own: other tests' clips in the process-wide memory cache would not reach this
+    // test's cache folder
+    instance.set_param("seed", 9101).unwrap();
 
     // guidance 3e38 is guidance 50 (the declared maximum): the same clip, cached once
     instance.set_param("guidance", 3e38).unwrap();
@@ -144,4 +147,109 @@ fn parameter_values_past_their_declared_range_act_as_the_range_limit() {
     assert_eq!(failed_render_errors(&session, &instance), too_many);
     assert_eq!(too_many.len(), 1, "{too_many:?}");
     assert!(too_many[0].contains("1024"), "{too_many:?}");
+}
+
+fn rect(x1: i32, y1: i32, x2: i32, y2: i32) -> ofx_sys::OfxRectI {
+    ofx_sys::OfxRectI { x1, y1, x2, y2 }
+}
+
+/// Makes the instance's project `size` (canonical) with pixel aspect ratio `par`.
+fn set_project(instance: &ofx_host::Instance, size: (f64, f64), par: f64) {
+    let props = instance.props();
+    for name in [
+        ofx_sys::kOfxImageEffectPropProjectSize,
+        ofx_sys::kOfxImageEffectPropProjectExtent,
+    ] {
+        props.set(name, Value::Double(vec![size.0, size.1]));
+    }
+    props.set(
+        ofx_sys::kOfxImageEffectPropProjectPixelAspectRatio,
+        Value::Double(vec![par]),
+    );
+}
+
+/// A final render of frame 0 into a 32×24 image, whatever the project says.
+fn render_32x24(scale: f64) -> Render {
+    Render {
+        scale,
+        window: Some(rect(0, 0, 32, 24)),
+        bounds: Some(rect(0, 0, 32, 24)),
+        ..Render::frame(0.0)
+    }
+}
+
+/// The only error shown after a failed render of `instance` (at scale 1 into 32×24).
+fn refused(session: &Session, instance: &ofx_host::Instance) -> String {
+    session.clear_log();
+    common::failed_render(instance.render(&render_32x24(1.0)));
+    let shown = errors(session);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    shown[0].text.clone()
+}
+
+#[test]
+fn an_empty_project_renders_transparent_black() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    set_project(&instance, (0.0, 0.0), 1.0);
+    let image = instance.render(&render_32x24(1.0)).unwrap();
+    assert!(image.to_f32().iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn degenerate_or_absurd_projects_are_refused_with_a_clear_message() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            (-2.0, -2.0),
+            1.0,
+            "the project size -2.0×-2.0 is not usable",
+        ),
+        (
+            (1e30, 1e30),
+            1.0,
+            "the project size 1e30×1e30 is not usable",
+        ),
+        (
+            (f64::NAN, 24.0),
+            1.0,
+            "the project size NaN×24.0 is not usable",
+        ),
+        (
+            (32.0, 24.0),
+            1e-300,
+            "the project's pixel aspect ratio 1e-300 is not usable",
+        ),
+        (
+            (32.0, 24.0),
+            -1.0,
+            "the project's pixel aspect ratio -1.0 is not usable",
+        ),
+    ];
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    for (size, par, reason) in cases {
+        set_project(&instance, size, par);
+        let text = refused(&session, &instance);
+        assert!(
+            text.starts_with(&format!("Text to Video: {reason}")),
+            "{size:?} {par}: {text}"
+        );
+        // the parameter edits that need the project say so in the status line instead of failing
+        instance.set_param("seed", 3).unwrap();
+    }
+}
+
+#[test]
+fn absurd_render_scales_fall_back_to_the_scale_the_image_bounds_give() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    let reference = instance.render(&render_32x24(1.0)).unwrap();
+    common::assert_picture(&reference);
+    for scale in [0.0, -1.0, 1e-300, f64::NAN, f64::INFINITY, 1e300] {
+        let image = instance.render(&render_32x24(scale)).unwrap();
+        assert!(image == reference, "scale {scale} renders another picture");
+    }
 }
