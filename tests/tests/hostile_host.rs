@@ -253,3 +253,94 @@ fn absurd_render_scales_fall_back_to_the_scale_the_image_bounds_give() {
         assert!(image == reference, "scale {scale} renders another picture");
     }
 }
+
+/// Runs the `render` tool on the fixture with `args`; returns (success, stderr).
+fn render_tool(args: &[&str]) -> (bool, String) {
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_render"))
+        .args(["--out", &out.path().to_string_lossy()])
+        .args(["--model", &common::fixture_model().to_string_lossy()])
+        .args(args)
+        .env("T2V_BUNDLE", common::bundle())
+        .env("T2V_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr).trim().to_owned();
+    (result.status.success(), stderr)
+}
+
+#[test]
+fn the_render_tool_refuses_absurd_sizes_before_allocating() {
+    let huge = "4000000000";
+    assert_eq!(
+        render_tool(&["--width", huge, "--height", huge]),
+        (
+            false,
+            "render: --width 4000000000 is out of range: the plugin takes 8 to 8192".into()
+        )
+    );
+    assert_eq!(
+        render_tool(&["--width", "64", "--height", "9000"]),
+        (
+            false,
+            "render: --height 9000 is out of range: the plugin takes 8 to 8192".into()
+        )
+    );
+    assert_eq!(
+        render_tool(&["--frames", huge]),
+        (
+            false,
+            "render: --frames 4000000000 is out of range: the plugin takes 0 to 1024".into()
+        )
+    );
+    assert_eq!(
+        render_tool(&["--width", "-5", "--height", "8"]),
+        (
+            false,
+            "render: --width: a whole number expected, got \"-5\"".into()
+        )
+    );
+}
+
+#[test]
+fn the_host_refuses_output_buffers_it_cannot_allocate() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    let everything = rect(i32::MIN, i32::MIN, i32::MAX, i32::MAX);
+    let error = instance
+        .render(&Render {
+            window: Some(everything),
+            ..Render::frame(0.0)
+        })
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("an output image of 4294967295×4294967295 pixels is too large"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_render_window_too_large_to_resample_is_refused() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = common::load(HostConfig::default());
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    // one byte a pixel keeps the host's buffer small; the plugin's RGBA float window would be 1 GiB
+    instance.set_output_format(ofx_host::Depth::Byte, ofx_host::Components::Alpha);
+    let window = rect(0, 0, 8300, 8200);
+    session.clear_log();
+    common::failed_render(instance.render(&Render {
+        window: Some(window),
+        ..Render::frame(0.0)
+    }));
+    let shown: Vec<String> = errors(&session).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        shown,
+        [
+            "Text to Video: the render window of 8300×8200 pixels is too large (at most 67108864 \
+          pixels)"
+        ]
+    );
+}
