@@ -131,10 +131,13 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     if name == names::MODEL {
         remember_model_name(&params, time)?;
     }
-    let settings = Settings::read(&params, time)?;
-    enable_dependents(&params, &settings)?;
-    let job = match Project::read(effect).and_then(|p| job::job(&settings, p.generation_size())) {
-        Ok(job) => job,
+    let settings_and_job = Settings::read(&params, time).and_then(|settings| {
+        enable_dependents(&params, &settings)?;
+        let project = Project::read(effect)?;
+        job::job(&settings, project.generation_size()).map(|job| (settings, job))
+    });
+    let (settings, job) = match settings_and_job {
+        Ok(both) => both,
         Err(e) => {
             set_status(&params, &format!("Error: {}", e.message))?;
             if name == names::GENERATE {
@@ -144,8 +147,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         }
     };
     let key = job.recipe.key();
-    let folder =
-        (!settings.cache_folder.is_empty()).then(|| std::path::Path::new(&settings.cache_folder));
+    let folder = generate::folder(&settings.cache_folder);
     match name.as_str() {
         names::GENERATE => {
             session::approve(&key);
@@ -186,7 +188,7 @@ fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
     params.param(names::HEIGHT)?.set_enabled(custom_size);
     params
         .param(names::MODEL)?
-        .set_enabled(settings.custom_model.is_empty());
+        .set_enabled(settings.custom_model.as_os_str().is_empty());
     Ok(())
 }
 

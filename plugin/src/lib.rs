@@ -16,6 +16,7 @@ mod location;
 mod models;
 mod ofx;
 mod params;
+mod paths;
 mod pixels;
 mod placeholder;
 mod project;

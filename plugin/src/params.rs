@@ -182,13 +182,21 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
     defs
 }
 
-/// The kind of parameter `name` as declared (the model menu's options aside).
-fn declared(name: &str) -> Option<&'static Kind> {
+/// Parameter `name` as declared (the model menu's options aside).
+fn declared_def(name: &str) -> Option<&'static Def> {
     static DEFS: OnceLock<Vec<Def>> = OnceLock::new();
     DEFS.get_or_init(|| definitions(&[]))
         .iter()
         .find(|d| d.name == name)
-        .map(|d| &d.kind)
+}
+
+fn declared(name: &str) -> Option<&'static Kind> {
+    declared_def(name).map(|d| &d.kind)
+}
+
+/// The label users see for parameter `name` (error messages name parameters by it).
+pub fn label(name: &str) -> &'static str {
+    declared_def(name).map_or("", |d| d.label)
 }
 
 /// `value` of int parameter `name` clamped to its declared range (other kinds pass unchanged).
@@ -286,6 +294,7 @@ mod tests {
         assert_eq!(clamp_double(GUIDANCE, f64::NEG_INFINITY), 0.0);
         assert_eq!(clamp_double(GUIDANCE, f64::NAN), 0.0);
         assert_eq!(clamp_double(GUIDANCE, 7.5), 7.5);
+        assert_eq!(label(CACHE_FOLDER), "Cache folder");
     }
 
     #[test]
