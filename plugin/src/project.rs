@@ -12,6 +12,8 @@ use crate::params::{clamp_int, names};
 pub const MAX_SIDE: f64 = 65_536.0;
 /// Usable pixel aspect ratios (anamorphic formats are 0.5 to 2).
 const PIXEL_ASPECT: (f64, f64) = (0.01, 100.0);
+/// Frame rates above this are not a project's (the time domain, in frames, grows with it).
+const MAX_FPS: f64 = 1000.0;
 
 pub struct Project {
     /// Project extent in canonical coordinates.
@@ -33,8 +35,8 @@ impl Project {
         Project::new((w, h), par, fps)
     }
 
-    /// Checks what the host said: a missing (0) pixel aspect ratio is square, a missing frame rate 24;
-    /// an empty (0) extent is allowed and renders nothing.
+    /// Checks what the host said: a missing (0) pixel aspect ratio is square, a missing or unusable
+    /// frame rate 24; an empty (0) extent is allowed and renders nothing.
     pub fn new(extent: (f64, f64), pixel_aspect: f64, fps: f64) -> Result<Project> {
         let pixel_aspect = if pixel_aspect == 0.0 {
             1.0
@@ -50,7 +52,7 @@ impl Project {
         let project = Project {
             extent,
             pixel_aspect,
-            fps: if fps.is_finite() && fps > 0.0 {
+            fps: if fps > 0.0 && fps <= MAX_FPS {
                 fps
             } else {
                 24.0
@@ -96,7 +98,14 @@ mod tests {
         assert_eq!((p.pixel_aspect, p.fps), (1.0, 24.0));
         assert_eq!(p.generation_size(), (1920.0, 1080.0));
         let empty = Project::new((0.0, 0.0), 1.0, 25.0).unwrap();
-        assert_eq!(empty.pixels(), (0.0, 0.0));
+        assert_eq!((empty.pixels(), empty.fps), ((0.0, 0.0), 25.0));
+        for fps in [-1.0, 1e300, f64::INFINITY] {
+            assert_eq!(
+                Project::new((8.0, 8.0), 1.0, fps).unwrap().fps,
+                24.0,
+                "{fps}"
+            );
+        }
     }
 
     #[test]
