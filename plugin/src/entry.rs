@@ -1,12 +1,12 @@
-//! The C entry points. Every call is wrapped in `catch_unwind`: a panic becomes kOfxStatErrFatal and a
-//! log line instead of aborting the editor.
+//! The C entry points. Every call is wrapped in `catch_unwind`: a panic becomes kOfxStatErrFatal, a
+//! log line and a message to the user instead of aborting the editor.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ofx_sys::*;
 
-use crate::ofx::{effect::Effect, suites, OfxStatus};
+use crate::ofx::{effect::Effect, message, suites, OfxStatus};
 use crate::{describe, instance, render};
 
 pub const PLUGIN_ID: &CStr = c"org.texttovideo.TextToVideo";
@@ -25,17 +25,47 @@ static PLUGIN: Plugin = Plugin(OfxPlugin {
     mainEntry: Some(main_entry),
 });
 
-/// Runs `f`, turning a panic into kOfxStatErrFatal.
-fn guarded(what: &str, f: impl FnOnce() -> OfxStatus) -> OfxStatus {
+/// Runs `f`, turning a panic into kOfxStatErrFatal and telling the user about it on `handle` (an
+/// instance, a descriptor or NULL). Reporting is guarded too: a second panic there is only logged.
+fn guarded(what: &str, handle: *const c_void, f: impl FnOnce() -> OfxStatus) -> OfxStatus {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(status) => status,
         Err(panic) => {
-            log::error!(
-                "Text to Video: panic in {what}: {}",
+            let text = format!(
+                "internal error in {what}: {}",
                 t2v_engine::panic_message(&*panic)
             );
+            if catch_unwind(AssertUnwindSafe(|| report(what, handle, &text))).is_err() {
+                log::error!("Text to Video: {text} (and reporting it failed)");
+            }
             kOfxStatErrFatal
         }
+    }
+}
+
+/// Shows an internal error: as the instance's persistent error (cleared by the next good render)
+/// when the action has an instance, else as a plain message; only logged before the suites are
+/// fetched.
+fn report(action: &str, handle: *const c_void, text: &str) {
+    let suites = suites::loaded();
+    let on_instance = ![
+        kOfxActionLoad,
+        kOfxActionUnload,
+        kOfxActionDescribe,
+        kOfxImageEffectActionDescribeInContext,
+    ]
+    .iter()
+    .any(|a| a.to_bytes() == action.as_bytes());
+    match suites {
+        Some(suites) if on_instance && !handle.is_null() => {
+            crate::instance::show_error(&Effect::new(handle.cast_mut().cast(), suites), text)
+        }
+        Some(suites) => {
+            let text = format!("Text to Video: {text}");
+            log::error!("{text}");
+            message::plain(&suites, handle.cast_mut(), message::Kind::Error, &text);
+        }
+        None => log::error!("Text to Video: {text}"),
     }
 }
 
@@ -56,14 +86,14 @@ pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
 /// OFX 1.5: called before anything else.
 #[no_mangle]
 pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
-    guarded("OfxSetHost", || {
+    guarded("OfxSetHost", std::ptr::null(), || {
         suites::set_host(host);
         kOfxStatOK
     })
 }
 
 unsafe extern "C" fn set_host(host: *mut OfxHost) {
-    guarded("setHost", || {
+    guarded("setHost", std::ptr::null(), || {
         suites::set_host(host);
         kOfxStatOK
     });
@@ -80,7 +110,7 @@ unsafe extern "C" fn main_entry(
     }
     // SAFETY: the host passes a NUL-terminated action name.
     let action = unsafe { CStr::from_ptr(action) };
-    guarded(&action.to_string_lossy(), || {
+    guarded(&action.to_string_lossy(), handle, || {
         match dispatch(action, handle, in_args, out_args) {
             Ok(status) => status,
             Err(e) => {
@@ -158,8 +188,9 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_a_fatal_status() {
-        assert_eq!(guarded("test", || panic!("boom")), kOfxStatErrFatal);
-        assert_eq!(guarded("test", || kOfxStatOK), kOfxStatOK);
+        let none = std::ptr::null();
+        assert_eq!(guarded("test", none, || panic!("boom")), kOfxStatErrFatal);
+        assert_eq!(guarded("test", none, || kOfxStatOK), kOfxStatOK);
     }
 
     #[test]

@@ -20,12 +20,13 @@ pub enum Failure {
     Error(Error),
 }
 
-fn folder(cache_folder: &str) -> Option<&std::path::Path> {
-    (!cache_folder.is_empty()).then(|| std::path::Path::new(cache_folder))
+/// The cache folder setting (empty: not set, the cache picks its default).
+pub fn folder(cache_folder: &std::path::Path) -> Option<&std::path::Path> {
+    (!cache_folder.as_os_str().is_empty()).then_some(cache_folder)
 }
 
 /// The clip if the cache already has it (no generation).
-pub fn peek(job: &Job, cache_folder: &str) -> Option<Fetched> {
+pub fn peek(job: &Job, cache_folder: &std::path::Path) -> Option<Fetched> {
     ClipCache::global().peek(&job.recipe, folder(cache_folder))
 }
 
@@ -40,7 +41,7 @@ pub struct Served {
 pub fn get_or_generate(
     effect: &Effect,
     job: &Job,
-    cache_folder: &str,
+    cache_folder: &std::path::Path,
     gpu: bool,
 ) -> std::result::Result<Served, Failure> {
     let abort = || effect.aborted();

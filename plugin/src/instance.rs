@@ -16,6 +16,7 @@ use crate::ofx::{
     effect::Effect, message, param::ParamSet, props::PropSet, Error, OfxStatus, Result,
 };
 use crate::params::names;
+use crate::project::Project;
 use crate::session;
 use crate::settings::{OutputSize, Settings};
 
@@ -24,6 +25,8 @@ use crate::settings::{OutputSize, Settings};
 struct InstanceData {
     /// A persistent message is showing (cleared after the next good render).
     showing_error: AtomicBool,
+    /// A message was set through `setPersistentMessage`: only then is there one to clear.
+    persistent: AtomicBool,
     /// The last message shown: repeating it on every frame would stack up dialogs on hosts without
     /// persistent messages.
     last_message: Mutex<Option<String>>,
@@ -94,7 +97,11 @@ fn show(effect: &Effect, kind: message::Kind, text: &str) {
         d.showing_error.store(true, Ordering::Relaxed);
     });
     if !repeated {
-        message::set_persistent(&effect.suites, effect.raw(), kind, &text);
+        let shown = message::set_persistent(&effect.suites, effect.raw(), kind, &text);
+        let persistent = shown == message::Shown::Persistent;
+        with_data(effect, |d| {
+            d.persistent.fetch_or(persistent, Ordering::Relaxed);
+        });
     }
 }
 
@@ -103,7 +110,9 @@ pub fn clear_error(effect: &Effect) {
     with_data(effect, |d| {
         if d.showing_error.swap(false, Ordering::Relaxed) {
             *d.last_message.lock() = None;
-            message::clear_persistent(&effect.suites, effect.raw());
+            if d.persistent.swap(false, Ordering::Relaxed) {
+                message::clear_persistent(&effect.suites, effect.raw());
+            }
         }
     });
 }
@@ -125,18 +134,13 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     if name == names::MODEL {
         remember_model_name(&params, time)?;
     }
-    let settings = Settings::read(&params, time)?;
-    enable_dependents(&params, &settings)?;
-    let project = effect
-        .props()?
-        .get_doubles::<2>(kOfxImageEffectPropProjectExtent)
-        .unwrap_or([0.0, 0.0]);
-    let par = effect
-        .props()?
-        .get_double(kOfxImageEffectPropProjectPixelAspectRatio, 0)
-        .unwrap_or(1.0);
-    let job = match job::job(&settings, (project[0] / par.max(1e-6), project[1])) {
-        Ok(job) => job,
+    let settings_and_job = Settings::read(&params, time).and_then(|settings| {
+        enable_dependents(&params, &settings)?;
+        let project = Project::read(effect)?;
+        job::job(&settings, project.generation_size()).map(|job| (settings, job))
+    });
+    let (settings, job) = match settings_and_job {
+        Ok(both) => both,
         Err(e) => {
             set_status(&params, &format!("Error: {}", e.message))?;
             if name == names::GENERATE {
@@ -146,8 +150,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         }
     };
     let key = job.recipe.key();
-    let folder =
-        (!settings.cache_folder.is_empty()).then(|| std::path::Path::new(&settings.cache_folder));
+    let folder = generate::folder(&settings.cache_folder);
     match name.as_str() {
         names::GENERATE => {
             session::approve(&key);
@@ -188,7 +191,7 @@ fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
     params.param(names::HEIGHT)?.set_enabled(custom_size);
     params
         .param(names::MODEL)?
-        .set_enabled(settings.custom_model.is_empty());
+        .set_enabled(settings.custom_model.as_os_str().is_empty());
     Ok(())
 }
 

@@ -63,8 +63,8 @@ pub struct Job {
 
 /// The model folder the settings point at: `customModel` when set, else the chosen discovered model.
 pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
-    if !settings.custom_model.is_empty() {
-        return Ok(PathBuf::from(&settings.custom_model));
+    if !settings.custom_model.as_os_str().is_empty() {
+        return Ok(settings.custom_model.clone());
     }
     let models = location::models();
     if let Some(named) = models.iter().find(|m| m.label == settings.model_name) {
@@ -207,7 +207,7 @@ pub(crate) mod tests {
             seed: 7,
             model: 0,
             model_name: String::new(),
-            custom_model: String::new(),
+            custom_model: PathBuf::new(),
             steps: 0,
             guidance: 0.0,
             scheduler: 0,
@@ -220,7 +220,7 @@ pub(crate) mod tests {
             past_end: PastEnd::Hold,
             gpu: false,
             auto_generate: false,
-            cache_folder: String::new(),
+            cache_folder: PathBuf::new(),
         }
     }
 
@@ -300,7 +300,7 @@ pub(crate) mod tests {
     #[test]
     fn the_recipe_names_everything_that_decides_the_frames() {
         let s = Settings {
-            custom_model: fixture(),
+            custom_model: fixture().into(),
             ..settings()
         };
         let j = job(&s, (1920.0, 1080.0)).unwrap();

@@ -1,6 +1,9 @@
 //! The parameter table: names (the contract in docs/ARCHITECTURE.md), labels, hints, defaults and
 //! ranges, independent of OFX so it can be checked in unit tests. `describe` turns it into OFX
-//! parameters; `settings` reads the values back.
+//! parameters; `settings` reads the values back, clamped to the same declared ranges (hosts and
+//! scripted project files do not enforce them).
+
+use std::sync::OnceLock;
 
 /// Parameter names.
 pub mod names {
@@ -179,6 +182,40 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
     defs
 }
 
+/// Parameter `name` as declared (the model menu's options aside).
+fn declared_def(name: &str) -> Option<&'static Def> {
+    static DEFS: OnceLock<Vec<Def>> = OnceLock::new();
+    DEFS.get_or_init(|| definitions(&[]))
+        .iter()
+        .find(|d| d.name == name)
+}
+
+fn declared(name: &str) -> Option<&'static Kind> {
+    declared_def(name).map(|d| &d.kind)
+}
+
+/// The label users see for parameter `name` (error messages name parameters by it).
+pub fn label(name: &str) -> &'static str {
+    declared_def(name).map_or("", |d| d.label)
+}
+
+/// `value` of int parameter `name` clamped to its declared range (other kinds pass unchanged).
+pub fn clamp_int(name: &str, value: i32) -> i32 {
+    match declared(name) {
+        Some(Kind::Int { range, .. }) => value.clamp(range.0, range.1),
+        _ => value,
+    }
+}
+
+/// `value` of double parameter `name` clamped to its declared range; NaN becomes its default.
+pub fn clamp_double(name: &str, value: f64) -> f64 {
+    match declared(name) {
+        Some(Kind::Double { default, .. }) if value.is_nan() => *default,
+        Some(Kind::Double { range, .. }) => value.clamp(range.0, range.1),
+        _ => value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +278,23 @@ mod tests {
                 _ => {}
             }
         }
+    }
+
+    #[test]
+    fn values_are_clamped_to_the_declared_ranges() {
+        use names::*;
+        assert_eq!(clamp_int(STEPS, -3), 0);
+        assert_eq!(clamp_int(STEPS, 100_000), 500);
+        assert_eq!(clamp_int(WIDTH, 0), 8);
+        assert_eq!(clamp_int(FRAMES, i32::MAX), 1024);
+        assert_eq!(clamp_int(SEED, i32::MIN), 0);
+        assert_eq!(clamp_int(SEED, 77), 77);
+        assert_eq!(clamp_int(FIT_MODE, 9), 9, "choices are not ints");
+        assert_eq!(clamp_double(GUIDANCE, 3e38), 50.0);
+        assert_eq!(clamp_double(GUIDANCE, f64::NEG_INFINITY), 0.0);
+        assert_eq!(clamp_double(GUIDANCE, f64::NAN), 0.0);
+        assert_eq!(clamp_double(GUIDANCE, 7.5), 7.5);
+        assert_eq!(label(CACHE_FOLDER), "Cache folder");
     }
 
     #[test]

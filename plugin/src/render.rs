@@ -14,44 +14,17 @@ use crate::job::{self, Job};
 use crate::ofx::{effect::Effect, image::Image, props::PropSet, Error, OfxStatus, Result};
 use crate::pixels::encode_row;
 use crate::placeholder;
-use crate::resample::{resample, RgbFrame, Window};
+use crate::project::Project;
+use crate::resample::{resample, RgbFrame, Window, MAX_WINDOW_PIXELS};
 use crate::session;
 use crate::settings::Settings;
 use crate::timing::TimeMap;
 
-/// The project as the instance sees it.
-struct Project {
-    /// Project extent in canonical coordinates.
-    extent: (f64, f64),
-    pixel_aspect: f64,
-    fps: f64,
-}
-
-impl Project {
-    fn read(effect: &Effect) -> Result<Project> {
-        let props = effect.props()?;
-        let [w, h] = props.get_doubles::<2>(kOfxImageEffectPropProjectExtent)?;
-        let par = props
-            .get_double(kOfxImageEffectPropProjectPixelAspectRatio, 0)
-            .unwrap_or(1.0);
-        let fps = props
-            .get_double(kOfxImageEffectPropFrameRate, 0)
-            .unwrap_or(24.0);
-        Ok(Project {
-            extent: (w, h),
-            pixel_aspect: if par > 0.0 { par } else { 1.0 },
-            fps: if fps > 0.0 { fps } else { 24.0 },
-        })
-    }
-
-    /// Project size in pixels at full resolution.
-    fn pixels(&self) -> (f64, f64) {
-        (self.extent.0 / self.pixel_aspect, self.extent.1)
-    }
-}
-
+/// The project window; for a project the render would refuse, the host's default (the render says why).
 pub fn region_of_definition(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
-    let project = Project::read(effect)?;
+    let Ok(project) = Project::read(effect) else {
+        return Ok(kOfxStatReplyDefault);
+    };
     out.set_doubles(
         kOfxImageEffectPropRegionOfDefinition,
         &[0.0, 0.0, project.extent.0, project.extent.1],
@@ -72,11 +45,12 @@ pub fn clip_preferences(_effect: &Effect, out: PropSet) -> Result<OfxStatus> {
 }
 
 /// General context: the clip lasts as long as its generated frames take at the chosen timing. Without a
-/// usable model the host keeps its default (the render reports the problem).
+/// usable model or project the host keeps its default (the render reports the problem).
 pub fn time_domain(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
     let settings = Settings::read(&effect.params()?, 0.0)?;
-    let project = Project::read(effect)?;
-    let Ok(job) = job::job(&settings, project.pixels()) else {
+    let Ok((project, job)) = Project::read(effect)
+        .and_then(|p| job::job(&settings, p.generation_size()).map(|job| (p, job)))
+    else {
         return Ok(kOfxStatReplyDefault);
     };
     let map = time_map(&settings, &job, &project, 0.0, 0.0);
@@ -128,7 +102,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
         != 0;
     let settings = Settings::read(&effect.params()?, time)?;
     let project = Project::read(effect)?;
-    let job = job::job(&settings, project.pixels())?;
+    let job = job::job(&settings, project.generation_size())?;
 
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
@@ -174,6 +148,12 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let window = canvas.window(clip_rect([x1, y1, x2, y2], &image));
     if window.width == 0 || window.height == 0 {
         return Ok(warning);
+    }
+    if window.width.saturating_mul(window.height) > MAX_WINDOW_PIXELS {
+        return Err(Failure::Error(Error::failed(format!(
+            "the render window of {}×{} pixels is too large (at most {MAX_WINDOW_PIXELS} pixels)",
+            window.width, window.height
+        ))));
     }
 
     let rgba = match &fetched {
@@ -232,22 +212,26 @@ impl Canvas {
 
     /// The pixel rectangle (x1, y1, x2, y2; y up) as a top-down canvas window.
     fn window(&self, [x1, y1, x2, y2]: [i32; 4]) -> Window {
+        let extent = |from: i32, to: i32| (i64::from(to) - i64::from(from)).max(0) as usize;
         Window {
             x0: i64::from(x1),
             y0: self.top - i64::from(y2),
-            width: (x2 - x1).max(0) as usize,
-            height: (y2 - y1).max(0) as usize,
+            width: extent(x1, x2),
+            height: extent(y1, y2),
         }
     }
 }
 
-/// The render scale to trust: the first candidate (action arguments, then the image) under which the
-/// image's bounds fit in the scaled project frame — Fusion reports 1/3 in one and 3 in the other while
-/// scrubbing. If none fits, the scale that makes the bounds cover the frame.
+/// Render scales outside this range are not scales a host means (zero, negative, 1e-300, infinite...).
+const USABLE_SCALE: std::ops::RangeInclusive<f64> = 1e-3..=1e3;
+
+/// The render scale to trust: the first usable candidate (action arguments, then the image) under
+/// which the image's bounds fit in the scaled project frame — Fusion reports 1/3 in one and 3 in the
+/// other while scrubbing. If none fits, the scale that makes the bounds cover the frame.
 fn pick_scale(candidates: [Option<[f64; 2]>; 2], bounds: OfxRectI, frame: (f64, f64)) -> [f64; 2] {
     let fits = |s: &[f64; 2]| {
-        s[0] > 0.0
-            && s[1] > 0.0
+        USABLE_SCALE.contains(&s[0])
+            && USABLE_SCALE.contains(&s[1])
             && f64::from(bounds.x2) <= (frame.0 * s[0]).ceil() + 1.0
             && f64::from(bounds.y2) <= (frame.1 * s[1]).ceil() + 1.0
     };
@@ -258,7 +242,8 @@ fn pick_scale(candidates: [Option<[f64; 2]>; 2], bounds: OfxRectI, frame: (f64, 
         .unwrap_or_else(|| {
             let from = |extent: i32, size: f64| {
                 if size > 0.0 {
-                    f64::from(extent.max(1)) / size
+                    (f64::from(extent.max(1)) / size)
+                        .clamp(*USABLE_SCALE.start(), *USABLE_SCALE.end())
                 } else {
                     1.0
                 }
@@ -286,10 +271,10 @@ fn write_window(image: &mut Image, canvas: &Canvas, window: Window, rgba: &[f32]
     }
 }
 
-/// Placeholders are drawn small (at most 256 pixels wide) and scaled like a real clip.
+/// Placeholders are drawn small (at most 256 pixels a side) and scaled like a real clip.
 fn preview_size(width: u32, height: u32) -> (usize, usize) {
     let (w, h) = (width.max(1) as f64, height.max(1) as f64);
-    let s = (256.0 / w).min(1.0);
+    let s = (256.0 / w.max(h)).min(1.0);
     (
         (w * s).round().max(1.0) as usize,
         (h * s).round().max(1.0) as usize,
@@ -320,11 +305,7 @@ mod tests {
     use super::*;
 
     fn project() -> Project {
-        Project {
-            extent: (1920.0, 1080.0),
-            pixel_aspect: 1.0,
-            fps: 24.0,
-        }
+        Project::new((1920.0, 1080.0), 1.0, 24.0).unwrap()
     }
 
     #[test]
@@ -342,6 +323,11 @@ mod tests {
             }
         );
         assert_eq!(canvas.window([100, 530, 50, 540]).width, 0);
+        let all = canvas.window([i32::MIN, i32::MIN, i32::MAX, i32::MAX]);
+        assert_eq!(
+            (all.width, all.height),
+            (u32::MAX as usize, u32::MAX as usize)
+        );
     }
 
     #[test]
@@ -378,15 +364,23 @@ mod tests {
             pick_scale([None, None], rect(1920, 1080), frame),
             [1.0, 1.0]
         );
+        for absurd in [0.0, -1.0, 1e-300, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                pick_scale(
+                    [Some([absurd; 2]), Some([absurd; 2])],
+                    rect(960, 540),
+                    frame
+                ),
+                [0.5, 0.5],
+                "{absurd}"
+            );
+        }
+        assert_eq!(pick_scale([None, None], rect(1, 1), (1e9, 1e9)), [1e-3; 2]);
     }
 
     #[test]
     fn anamorphic_projects_count_pixels_not_canonical_units() {
-        let p = Project {
-            extent: (1024.0, 576.0),
-            pixel_aspect: 1024.0 / 720.0,
-            ..project()
-        };
+        let p = Project::new((1024.0, 576.0), 1024.0 / 720.0, 24.0).unwrap();
         let (w, h) = p.pixels();
         assert!((w - 720.0).abs() < 1e-9 && h == 576.0);
     }
@@ -396,6 +390,7 @@ mod tests {
         assert_eq!(preview_size(1024, 576), (256, 144));
         assert_eq!(preview_size(64, 48), (64, 48));
         assert_eq!(preview_size(0, 0), (1, 1));
+        assert_eq!(preview_size(8, 8192), (1, 256));
     }
 
     #[test]

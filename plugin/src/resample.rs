@@ -12,6 +12,10 @@ pub struct RgbFrame<'a> {
     pub pixels: &'a [f32],
 }
 
+/// The most pixels one render window may have: its RGBA f32 buffer is 16 bytes a pixel (1 GiB here).
+/// Callers check before resampling.
+pub const MAX_WINDOW_PIXELS: usize = 1 << 26;
+
 /// A rectangle of canvas pixels, top row first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -41,14 +45,29 @@ struct Taps {
     inside: bool,
 }
 
-/// Taps for output pixels `start..start+count` of an axis where `out = src * scale + offset`.
+/// Taps for output pixels `start..start+count` of an axis where `out = src * scale + offset`. Only
+/// pixels inside the placed source get taps, and the kernel is never wider than the source, so a
+/// degenerate placement (zero, negative, tiny or non-finite scale) costs at most a few taps per pixel
+/// of the source.
 fn axis_taps(src_len: usize, scale: f64, offset: f64, start: i64, count: usize) -> Vec<Taps> {
-    let stretch = if scale < 1.0 { 1.0 / scale } else { 1.0 };
+    let usable = scale.is_finite() && scale > 0.0 && offset.is_finite() && src_len > 0;
+    let stretch = if scale < 1.0 {
+        (1.0 / scale).min(src_len as f64)
+    } else {
+        1.0
+    };
     let support = LOBES * stretch;
     (0..count)
         .map(|i| {
             let edge = ((start + i as i64) as f64 + 0.5 - offset) / scale;
-            let inside = scale > 0.0 && (0.0..src_len as f64).contains(&edge);
+            let inside = usable && (0.0..src_len as f64).contains(&edge);
+            if !inside {
+                return Taps {
+                    first: 0,
+                    weights: Vec::new(),
+                    inside,
+                };
+            }
             let centre = edge - 0.5;
             let lo = (centre - support).floor() as i64 + 1;
             let hi = (centre + support).ceil() as i64 - 1;
@@ -196,6 +215,40 @@ mod tests {
                 );
                 assert!((o[2] - 0.8).abs() < 1e-5 && o[3] == 1.0, "{o:?}");
             }
+        }
+    }
+
+    #[test]
+    fn degenerate_placements_give_transparent_black_quickly() {
+        let px = frame(4, 3, |_, _| [1.0, 1.0, 1.0]);
+        let src = RgbFrame {
+            width: 4,
+            height: 3,
+            pixels: &px,
+        };
+        let placement = |scale: f64, offset: f64| Placement {
+            scale_x: scale,
+            scale_y: scale,
+            offset_x: offset,
+            offset_y: offset,
+        };
+        for (scale, offset) in [
+            (0.0, 0.0),
+            (-2.0, 0.0),
+            (f64::NAN, 0.0),
+            (f64::INFINITY, 0.0),
+            (1.0, f64::NAN),
+            (1.0, 1e300),
+        ] {
+            let out = resample(src, &placement(scale, offset), whole(8, 6));
+            assert!(out.iter().all(|&v| v == 0.0), "{scale} {offset}");
+        }
+        // the whole source shrinks into (part of) one pixel: covered at most there, never looping
+        // over 1e300 taps
+        for scale in [1e-300, 1e-3] {
+            let out = resample(src, &placement(scale, 0.5 - scale), whole(3, 3));
+            assert!(out[..4].iter().all(|v| (v - 1.0).abs() < 1e-6), "{scale}");
+            assert!(out[4..].iter().all(|&v| v == 0.0), "{scale}");
         }
     }
 

@@ -1,8 +1,13 @@
-//! The instance's parameter values at one time, read through the safe layer.
+//! The instance's parameter values at one time, read through the safe layer: numbers clamped to the
+//! ranges `params` declares, prompts as UTF-8 text (never repaired: two prompts differing only in
+//! invalid bytes would share a clip), folders as OS paths (see `paths`).
+
+use std::path::PathBuf;
 
 use crate::fit::FitMode;
-use crate::ofx::{param::ParamSet, Result};
-use crate::params::names::*;
+use crate::ofx::{param::ParamSet, Error, Result};
+use crate::params::{clamp_double, clamp_int, label, names::*};
+use crate::paths;
 use crate::timing::{PastEnd, Timing};
 
 /// `outputSize` choice.
@@ -21,7 +26,8 @@ pub struct Settings {
     pub model: i32,
     /// The model's name as chosen (empty until the user picks one); wins over `model` when still found.
     pub model_name: String,
-    pub custom_model: String,
+    /// Empty: not set.
+    pub custom_model: PathBuf,
     /// 0 = the model's default.
     pub steps: u32,
     /// 0 = the model's default.
@@ -38,23 +44,35 @@ pub struct Settings {
     pub past_end: PastEnd,
     pub gpu: bool,
     pub auto_generate: bool,
-    pub cache_folder: String,
+    /// Empty: not set.
+    pub cache_folder: PathBuf,
 }
 
 impl Settings {
     pub fn read(params: &ParamSet, time: f64) -> Result<Settings> {
-        let int = |name: &str| params.param(name)?.int_at(time);
-        let text = |name: &str| params.param(name)?.string_at(time);
+        let int = |name: &str| Ok(clamp_int(name, params.param(name)?.int_at(time)?));
+        let text = |name: &str| {
+            String::from_utf8(params.param(name)?.bytes_at(time)?).map_err(|_| {
+                Error::failed(format!(
+                    "{} is not valid UTF-8 text; retype it",
+                    label(name)
+                ))
+            })
+        };
+        let folder = |name: &str| {
+            let raw = paths::os_string(params.param(name)?.bytes_at(time)?);
+            paths::folder(label(name), &raw).map_err(Error::failed)
+        };
         let non_negative = |v: i32| v.max(0) as u32;
         Ok(Settings {
             prompt: text(PROMPT)?,
             negative_prompt: text(NEGATIVE_PROMPT)?,
             seed: non_negative(int(SEED)?) as u64,
             model: int(MODEL)?,
-            model_name: text(MODEL_NAME)?,
-            custom_model: text(CUSTOM_MODEL)?.trim().to_owned(),
+            model_name: params.param(MODEL_NAME)?.string_at(time)?,
+            custom_model: folder(CUSTOM_MODEL)?,
             steps: non_negative(int(STEPS)?),
-            guidance: params.param(GUIDANCE)?.double_at(time)?.max(0.0) as f32,
+            guidance: clamp_double(GUIDANCE, params.param(GUIDANCE)?.double_at(time)?) as f32,
             scheduler: int(SCHEDULER)?,
             frames: non_negative(int(FRAMES)?),
             output_size: match int(OUTPUT_SIZE)? {
@@ -69,7 +87,7 @@ impl Settings {
             past_end: PastEnd::from_index(int(PAST_END)?),
             gpu: int(DEVICE)? == 1,
             auto_generate: int(AUTO_GENERATE)? != 0,
-            cache_folder: text(CACHE_FOLDER)?.trim().to_owned(),
+            cache_folder: folder(CACHE_FOLDER)?,
         })
     }
 }

@@ -40,7 +40,8 @@ pub struct HostConfig {
     pub label: String,
     /// Offer the optional suites: progress V1/V2, message V2, timeline, multithread.
     pub optional_suites: bool,
-    /// Message V2's `setPersistentMessage`/`clearPersistentMessage` are non-NULL.
+    /// Message V2's `setPersistentMessage`/`clearPersistentMessage` work; `false` models Resolve 14:
+    /// `setPersistentMessage` is NULL and `clearPersistentMessage` is garbage (calling it is recorded).
     pub persistent_messages: bool,
     /// Answer kOfxStatReplyNo (cancel) to progress updates after this many.
     pub cancel_after_updates: Option<usize>,
@@ -86,7 +87,8 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// DaVinci Resolve: all of byte/short/float, message V2 with NULL persistent messages.
+    /// DaVinci Resolve: all of byte/short/float, message V2 with a NULL `setPersistentMessage` and a
+    /// garbage `clearPersistentMessage`.
     pub fn resolve() -> Self {
         HostConfig {
             name: "DaVinciResolveLite".into(),
@@ -222,6 +224,8 @@ struct Log {
     updates: usize,
     /// (suite name, version, given) for every fetchSuite call.
     fetched: Vec<(String, i32, bool)>,
+    /// Suite members the plugin called that a real host leaves invalid (Resolve's garbage pointers).
+    garbage_calls: Vec<String>,
 }
 
 /// One session's host: config, properties, log and flags.
@@ -260,6 +264,10 @@ impl HostState {
 
     pub fn fetched(&self) -> Vec<(String, i32, bool)> {
         self.log().fetched.clone()
+    }
+
+    pub fn garbage_calls(&self) -> Vec<String> {
+        self.log().garbage_calls.clone()
     }
 
     /// Forgets messages and progress and resets the update count and abort flag.
@@ -304,6 +312,13 @@ pub(crate) fn record_message(message: Message) -> bool {
     current()
         .map(|state| state.log().messages.push(message))
         .is_some()
+}
+
+/// Records a call of a suite member that a real host leaves invalid.
+pub(crate) fn record_garbage_call(member: &str) {
+    if let Some(state) = current() {
+        state.log().garbage_calls.push(member.to_owned());
+    }
 }
 
 /// Records a progress event; `Some(false)` means "the user cancelled", `None` no session.

@@ -90,20 +90,49 @@ pub(crate) struct RenderTarget {
 unsafe impl Send for RenderTarget {}
 unsafe impl Sync for RenderTarget {}
 
+/// The largest output buffer this host allocates (beyond it a render is refused, as a real host
+/// would fail to allocate it, instead of aborting the process).
+const MAX_BUFFER_BYTES: usize = 1 << 31;
+
 impl RenderTarget {
-    pub fn new(time: f64, bounds: OfxRectI, layout: Layout, render_scale: f64) -> Self {
-        let width = (bounds.x2 - bounds.x1).max(0) as usize;
-        let height = (bounds.y2 - bounds.y1).max(0) as usize;
-        let stride =
-            width * layout.components.channels() * layout.depth.bytes() + layout.row_padding;
-        let size = stride * height;
-        let storage = vec![u128::MAX; size.div_ceil(16).max(1)].into_boxed_slice();
+    /// The buffer for `bounds`, or why it cannot be allocated (too large, or a row longer than
+    /// `kOfxImagePropRowBytes`, an int, can say).
+    pub fn new(
+        time: f64,
+        bounds: OfxRectI,
+        layout: Layout,
+        render_scale: f64,
+    ) -> Result<Self, String> {
+        let extent = |from: i32, to: i32| (i64::from(to) - i64::from(from)).max(0) as usize;
+        let (width, height) = (extent(bounds.x1, bounds.x2), extent(bounds.y1, bounds.y2));
+        let too_large = || {
+            format!(
+                "an output image of {width}×{height} pixels is too large for this host (at most \
+                 {MAX_BUFFER_BYTES} bytes, rows of at most {} bytes)",
+                i32::MAX
+            )
+        };
+        let stride = width
+            .checked_mul(layout.components.channels() * layout.depth.bytes())
+            .and_then(|row| row.checked_add(layout.row_padding))
+            .filter(|&row| i32::try_from(row).is_ok())
+            .ok_or_else(too_large)?;
+        let size = stride
+            .checked_mul(height)
+            .filter(|&size| size <= MAX_BUFFER_BYTES)
+            .ok_or_else(too_large)?;
+        let mut storage = Vec::new();
+        storage
+            .try_reserve_exact(size.div_ceil(16).max(1))
+            .map_err(|_| too_large())?;
+        storage.resize(size.div_ceil(16).max(1), u128::MAX);
+        let storage = storage.into_boxed_slice();
         let (row_bytes, origin) = if layout.negative_row_bytes {
             (-(stride as isize), stride * height.saturating_sub(1))
         } else {
             (stride as isize, 0)
         };
-        RenderTarget {
+        Ok(RenderTarget {
             time,
             bounds,
             layout,
@@ -111,7 +140,7 @@ impl RenderTarget {
             row_bytes,
             storage,
             origin,
-        }
+        })
     }
 
     /// The image property set the plugin receives from clipGetImage.
@@ -361,7 +390,7 @@ mod tests {
         let images: Vec<Image> = [(false, 0), (true, 0), (true, 5), (false, 3)]
             .into_iter()
             .map(|(neg, pad)| {
-                let target = RenderTarget::new(0.0, bounds, layout(neg, pad), 1.0);
+                let target = RenderTarget::new(0.0, bounds, layout(neg, pad), 1.0).unwrap();
                 fill(&target, |x, y| (x * 10 + y) as u8);
                 target.read()
             })
@@ -388,7 +417,7 @@ mod tests {
             negative_row_bytes: false,
             row_padding: 0,
         };
-        let image = RenderTarget::new(0.0, bounds, layout, 1.0).read();
+        let image = RenderTarget::new(0.0, bounds, layout, 1.0).unwrap().read();
         assert!(image.to_f32().iter().all(|v| v.is_nan()));
         assert_eq!(half_to_f32(0x3c00), 1.0);
         assert_eq!(half_to_f32(0x3800), 0.5);

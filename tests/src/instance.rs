@@ -503,12 +503,15 @@ impl<'s> Instance<'s> {
             negative_row_bytes: render.negative_row_bytes,
             row_padding: render.row_padding,
         };
-        let target = Arc::new(RenderTarget::new(
-            render.time,
-            render.bounds.unwrap_or(window),
-            layout,
-            render.scale,
-        ));
+        let target = Arc::new(
+            RenderTarget::new(
+                render.time,
+                render.bounds.unwrap_or(window),
+                layout,
+                render.scale,
+            )
+            .map_err(HostError::Usage)?,
+        );
         let mut args = window_args(render.time, window, render.scale);
         args.extend([
             (
@@ -535,7 +538,7 @@ impl<'s> Instance<'s> {
         let results: Mutex<Vec<Option<Result<Image, HostError>>>> =
             Mutex::new(vec![None; renders.len()]);
         std::thread::scope(|scope| {
-            for _ in 0..threads.max(1) {
+            for _ in 0..threads.clamp(1, renders.len().max(1)) {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(render) = renders.get(i) else { break };

@@ -1,5 +1,7 @@
 //! Message suites V1 and V2: every message the plugin sends is recorded on the host, in order.
-//! Resolve-like hosts advertise V2 with a NULL `setPersistentMessage`; that mode is a config switch.
+//! Resolve-like hosts advertise V2 with a NULL `setPersistentMessage` and a garbage (non-NULL, invalid)
+//! `clearPersistentMessage`; that mode is a config switch, and calling the garbage member is recorded
+//! (see [`crate::Session::garbage_calls`]) and fails the test.
 
 use crate::guard::ffi;
 use crate::host;
@@ -85,6 +87,14 @@ unsafe extern "C" fn clear_persistent_message(_handle: *mut c_void) -> OfxStatus
     })
 }
 
+/// Stands for Resolve 14's invalid `clearPersistentMessage`: a real host would crash here.
+unsafe extern "C" fn garbage_clear_persistent_message(_handle: *mut c_void) -> OfxStatus {
+    ffi(|| {
+        host::record_garbage_call("clearPersistentMessage");
+        kOfxStatErrUnknown
+    })
+}
+
 pub(crate) static SUITE_V1: OfxMessageSuiteV1 = OfxMessageSuiteV1 {
     message: Some(ofx_host_message),
 };
@@ -95,9 +105,10 @@ pub(crate) static SUITE_V2: OfxMessageSuiteV2 = OfxMessageSuiteV2 {
     clearPersistentMessage: Some(clear_persistent_message),
 };
 
-/// V2 as DaVinci Resolve 14 offers it: persistent messages are NULL.
+/// V2 as DaVinci Resolve 14 offers it: `setPersistentMessage` is NULL and `clearPersistentMessage`
+/// is not a valid function.
 pub(crate) static SUITE_V2_WITHOUT_PERSISTENT: OfxMessageSuiteV2 = OfxMessageSuiteV2 {
     message: Some(ofx_host_message),
     setPersistentMessage: None,
-    clearPersistentMessage: None,
+    clearPersistentMessage: Some(garbage_clear_persistent_message),
 };

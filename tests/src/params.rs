@@ -15,6 +15,9 @@ pub enum ParamValue {
     Ints(Vec<i32>),
     Doubles(Vec<f64>),
     Text(String),
+    /// A string parameter's raw bytes, not necessarily UTF-8 (as a host holding a file name may
+    /// hand them out). Only for setting: values read back are [`ParamValue::Text`].
+    Bytes(Vec<u8>),
     /// Groups, pages and push buttons.
     None,
 }
@@ -186,11 +189,15 @@ impl Param {
 
     /// Sets the value from the host side; the value must match the parameter's storage.
     pub fn set_value(&self, value: ParamValue) -> Result<(), String> {
+        let value = match value {
+            ParamValue::Text(t) => ParamValue::Bytes(t.into_bytes()),
+            other => other,
+        };
         let mut stored = self.lock();
         match (self.storage, value) {
             (Storage::Int, ParamValue::Ints(v)) if v.len() == self.dims => stored.ints = v,
             (Storage::Double, ParamValue::Doubles(v)) if v.len() == self.dims => stored.doubles = v,
-            (Storage::String, ParamValue::Text(t)) => {
+            (Storage::String, ParamValue::Bytes(t)) => {
                 let text = CString::new(t)
                     .map_err(|_| format!("parameter {}: text contains NUL", self.name))?;
                 let old = std::mem::replace(&mut stored.text, text);

@@ -350,6 +350,12 @@ impl Session {
         self.state.fetched()
     }
 
+    /// Suite members the plugin called that the modelled host leaves invalid (on a real host, a
+    /// crash). A session that ends with any fails the test.
+    pub fn garbage_calls(&self) -> Vec<String> {
+        self.state.garbage_calls()
+    }
+
     /// Forgets messages and progress, resets the cancel/abort counters and the abort flag.
     pub fn clear_log(&self) {
         self.state.clear_log()
@@ -382,6 +388,10 @@ impl Drop for Session {
             self.call(kOfxActionUnload, std::ptr::null(), None, None);
         }
         host::set_current(None);
+        let garbage = self.state.garbage_calls();
+        if !garbage.is_empty() && !std::thread::panicking() {
+            panic!("the plugin called invalid host functions (a real host crashes): {garbage:?}");
+        }
     }
 }
 

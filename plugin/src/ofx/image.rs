@@ -127,11 +127,12 @@ impl Image {
         self.bgr = p
             .get_string(kOfxImagePropPixelOrder, 0)
             .is_ok_and(|order| order.as_bytes() == kOfxImagePixelOrderBGRA.to_bytes());
-        let width = (x2 - x1).max(0) as usize;
+        let width = (i64::from(x2) - i64::from(x1)).max(0) as usize;
         if self.data.is_null() && width > 0 && y2 > y1 {
             return Err(Error::failed("the host's output image has no pixel data"));
         }
-        if (self.row_bytes.unsigned_abs()) < width * pixel_bytes(self.depth, self.components) {
+        let needed = width.checked_mul(pixel_bytes(self.depth, self.components));
+        if needed.is_none_or(|n| self.row_bytes.unsigned_abs() < n) {
             return Err(Error::failed(format!(
                 "row bytes {} are too small for {width} pixels",
                 self.row_bytes
@@ -151,9 +152,12 @@ impl Image {
         if y < b.y1 || y >= b.y2 || x_from < b.x1 || x_to > b.x2 || x_from >= x_to {
             return None;
         }
+        // In isize: the differences of i32 coordinates need 33 bits; the products fit, as the host's
+        // buffer (and so every offset inside it) does.
         let px = pixel_bytes(self.depth, self.components) as isize;
-        let offset = (y - b.y1) as isize * self.row_bytes + (x_from - b.x1) as isize * px;
-        let len = (x_to - x_from) as usize * px as usize;
+        let offset =
+            (y as isize - b.y1 as isize) * self.row_bytes + (x_from as isize - b.x1 as isize) * px;
+        let len = (x_to as isize - x_from as isize) as usize * px as usize;
         // SAFETY: the host guarantees `data` points at pixel (x1, y1) and that each row y in the bounds
         // starts `(y - y1) * rowBytes` bytes from it (rowBytes may be negative); the range checked
         // above stays inside that row. `&mut self` makes the slice unique.

@@ -1,6 +1,9 @@
 //! User-facing messages: persistent ones through message suite V2, falling back to a plain V1/V2
 //! message where the host lacks V2 or leaves `setPersistentMessage` NULL (Resolve 14). The text always
 //! goes through a "%s" format so a '%' in a prompt can never be read as a printf directive.
+//!
+//! As the official C++ support library does, a persistent message is only cleared where one was set:
+//! Resolve 14 leaves `setPersistentMessage` NULL and fills `clearPersistentMessage` with garbage.
 
 use std::ffi::{c_char, c_void, CStr};
 
@@ -49,25 +52,52 @@ fn send(f: MessageFn, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
     status == kOfxStatOK
 }
 
-/// Shows `text` so that it stays on the instance until cleared; true if the host took it.
-pub fn set_persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> bool {
+/// How a message reached the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Through `setPersistentMessage`: it stays until [`clear_persistent`].
+    Persistent,
+    /// As a plain message (nothing to clear).
+    Plain,
+    /// The host took neither.
+    Dropped,
+}
+
+/// Shows `text` so that it stays on the instance until cleared where the host can, else as a plain
+/// message.
+pub fn set_persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> Shown {
     let text = c_string(text);
     let persistent = suites.message_v2.and_then(|s| s.setPersistentMessage);
     if persistent.is_some_and(|f| send(f, instance, kind, &text)) {
-        return true;
+        return Shown::Persistent;
     }
-    plain(suites, instance, kind, &text)
+    if send_plain(suites, instance, kind, &text) {
+        Shown::Plain
+    } else {
+        Shown::Dropped
+    }
 }
 
-/// Removes a persistent message (nothing to do without V2).
+/// Removes a persistent message; only call it after [`set_persistent`] answered
+/// [`Shown::Persistent`]. Never calls `clearPersistentMessage` of a host whose
+/// `setPersistentMessage` is NULL (Resolve 14's is not a valid function).
 pub fn clear_persistent(suites: &Suites, instance: *mut c_void) {
-    if let Some(f) = suites.message_v2.and_then(|s| s.clearPersistentMessage) {
-        // SAFETY: instance handle from the host.
+    let Some(v2) = suites.message_v2 else { return };
+    if v2.setPersistentMessage.is_none() {
+        return;
+    }
+    if let Some(f) = v2.clearPersistentMessage {
+        // SAFETY: instance handle from the host, which implements persistent messages.
         unsafe { f(instance) };
     }
 }
 
-fn plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
+/// Shows `text` as a plain (not persistent) message; `instance` may be NULL or a descriptor.
+pub fn plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> bool {
+    send_plain(suites, instance, kind, &c_string(text))
+}
+
+fn send_plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
     let message = suites
         .message_v2
         .and_then(|s| s.message)

@@ -96,7 +96,8 @@ impl Param {
         Ok(v)
     }
 
-    pub fn string_at(&self, time: f64) -> Result<String> {
+    /// A string parameter's bytes as the host holds them (not necessarily UTF-8).
+    pub fn bytes_at(&self, time: f64) -> Result<Vec<u8>> {
         let f = member!(self.suite, paramGetValueAtTime)?;
         let mut v: *mut c_char = ptr::null_mut();
         // SAFETY: a string parameter takes one char** out argument; the host owns the string.
@@ -105,10 +106,15 @@ impl Param {
             || "paramGetValueAtTime(string)".into(),
         )?;
         if v.is_null() {
-            return Ok(String::new());
+            return Ok(Vec::new());
         }
         // SAFETY: non-NULL host strings are NUL-terminated.
-        Ok(unsafe { CStr::from_ptr(v) }.to_string_lossy().into_owned())
+        Ok(unsafe { CStr::from_ptr(v) }.to_bytes().to_vec())
+    }
+
+    /// A string parameter's text, invalid UTF-8 replaced (for our own values: status, model name).
+    pub fn string_at(&self, time: f64) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.bytes_at(time)?).into_owned())
     }
 
     /// Sets an int/bool/choice value. Only call from instance-changed (OFX 1.4 rule).

@@ -70,6 +70,11 @@ pub fn get() -> Result<Arc<Suites>> {
     load()
 }
 
+/// The suites fetched at load, without fetching them (for reporting a failure of load itself).
+pub fn loaded() -> Option<Arc<Suites>> {
+    SUITES.read().clone()
+}
+
 /// Forgets the suites (kOfxActionUnload).
 pub fn unload() {
     *SUITES.write() = None;

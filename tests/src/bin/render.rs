@@ -10,7 +10,8 @@
 //! native size (or `--width`×`--height`), so frames come out at that size, one per generated frame.
 
 use ofx_host::png_out::{contact_sheet, write_image, write_rgba8};
-use ofx_host::{default_bundle, Context, HostConfig, MessageKind, Render, Session};
+use ofx_host::{default_bundle, Context, HostConfig, Instance, MessageKind, Render, Session};
+use ofx_sys::{kOfxParamPropMax, kOfxParamPropMin};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -63,6 +64,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 .parse::<f64>()
                 .map_err(|_| format!("{flag}: {what} expected, got {value:?}"))
         };
+        let count = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{flag}: a whole number expected, got {value:?}"))
+        };
         match flag.as_str() {
             "--out" => o.out = value.into(),
             "--prompt" => o.prompt = value.clone(),
@@ -71,12 +77,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--steps" => o.steps = Some(number("an integer")? as i32),
             "--guidance" => o.guidance = Some(number("a number")?),
             "--scheduler" => o.scheduler = Some(number("a choice index")? as i32),
-            "--frames" => o.frames = Some(number("an integer")? as u32),
-            "--width" => width = Some(number("an integer")? as u32),
-            "--height" => height = Some(number("an integer")? as u32),
+            "--frames" => o.frames = Some(count()?),
+            "--width" => width = Some(count()?),
+            "--height" => height = Some(count()?),
             "--model" => o.model = Some(value.into()),
             "--bundle" => o.bundle = value.into(),
-            "--threads" => o.threads = number("an integer")?.max(1.0) as usize,
+            "--threads" => o.threads = count()?.max(1) as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -112,6 +118,21 @@ fn model_dir(o: &Options) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("no model in {}; pass --model DIR", root.display()))
 }
 
+/// `value` of `flag` must lie in the declared range of the plugin's int parameter `param`.
+fn within_range(instance: &Instance, param: &str, flag: &str, value: u32) -> Result<(), String> {
+    let props = instance
+        .param_props(param)
+        .ok_or_else(|| format!("the plugin has no parameter {param}"))?;
+    let bound = |name| props.ints(name).first().copied().unwrap_or(0);
+    let (min, max) = (bound(kOfxParamPropMin), bound(kOfxParamPropMax));
+    if i64::from(value) < i64::from(min) || i64::from(value) > i64::from(max) {
+        return Err(format!(
+            "{flag} {value} is out of range: the plugin takes {min} to {max}"
+        ));
+    }
+    Ok(())
+}
+
 fn run(o: Options) -> Result<(), String> {
     let model = model_dir(&o)?;
     let package = t2v_engine::ModelPackage::open(&model).map_err(|e| e.to_string())?;
@@ -131,6 +152,12 @@ fn run(o: Options) -> Result<(), String> {
         .create_instance(Context::Generator)
         .map_err(|e| e.to_string())?;
     let loaded = started.elapsed();
+    // Bounded before anything is allocated for them (the project canvas, one render per frame).
+    within_range(&instance, "frames", "--frames", frames)?;
+    if o.size.is_some() {
+        within_range(&instance, "width", "--width", width)?;
+        within_range(&instance, "height", "--height", height)?;
+    }
     let set = |name: &str, value: ofx_host::ParamValue| {
         instance.set_param(name, value).map_err(|e| e.to_string())
     };
@@ -138,7 +165,7 @@ fn run(o: Options) -> Result<(), String> {
     set("prompt", o.prompt.as_str().into())?;
     set("negativePrompt", o.negative.as_str().into())?;
     set("seed", o.seed.into())?;
-    set("frames", (frames as i32).into())?;
+    set("frames", (frames as i32).into())?; // in range: checked above
     set("timing", 2.into())?; // one generated frame per timeline frame
     match o.size {
         Some((w, h)) => {
