@@ -1,7 +1,7 @@
 //! Behaviour of `ClipCache` across threads, processes, crashes and damaged or unwritable folders.
 
 use crate::recipe::sample_recipe;
-use crate::store::hooks;
+use crate::store::{entry_usage, hooks};
 use crate::{Clip, ClipCache, GetError, Options, Recipe, Source};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::{fs, thread};
 
-const MB: usize = 1 << 20;
+pub(crate) const MB: usize = 1 << 20;
 
 /// A deterministic clip for `recipe`: pixel values depend on the prompt, frame and position.
-fn clip_for(recipe: &Recipe) -> Clip {
+pub(crate) fn clip_for(recipe: &Recipe) -> Clip {
     let salt = recipe.prompt.len() as f32;
     let n = (recipe.width * recipe.height * 3) as usize;
     let frames = (0..recipe.frames)
@@ -26,16 +26,21 @@ fn clip_for(recipe: &Recipe) -> Clip {
     Clip::new(recipe.width, recipe.height, frames).unwrap()
 }
 
-fn opts(folder: &Path) -> Options<'_> {
+pub(crate) fn opts(folder: &Path) -> Options<'_> {
     Options {
         folder: Some(folder),
         plugin_version: "test",
         should_abort: None,
+        on_wait: None,
     }
 }
 
 /// Fetches through a fresh cache (an empty memory tier, like a new process), counting generations.
-fn fetch_fresh(folder: &Path, recipe: &Recipe, generations: &AtomicUsize) -> crate::Fetched {
+pub(crate) fn fetch_fresh(
+    folder: &Path,
+    recipe: &Recipe,
+    generations: &AtomicUsize,
+) -> crate::Fetched {
     ClipCache::new(64 * MB, u64::MAX)
         .get_or_generate(recipe, &opts(folder), || {
             generations.fetch_add(1, Ordering::SeqCst);
@@ -45,7 +50,7 @@ fn fetch_fresh(folder: &Path, recipe: &Recipe, generations: &AtomicUsize) -> cra
 }
 
 /// The names in `folder`, sorted: what a cache operation left behind.
-fn names_in(folder: &Path) -> Vec<String> {
+pub(crate) fn names_in(folder: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -160,13 +165,7 @@ fn the_size_cap_evicts_the_least_recently_read_entry() {
         (recipe.width, recipe.height) = (32, 32);
         recipe
     });
-    let entry_size = |r: &Recipe| -> u64 {
-        let dir = dir.path().join(r.key().as_str());
-        fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
-            .sum()
-    };
+    let entry_size = |r: &Recipe| entry_usage(&dir.path().join(r.key().as_str()));
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let fetch = |r: &Recipe| {
         cache
@@ -224,7 +223,7 @@ fn a_write_failing_midway_leaves_nothing_and_reports() {
         )
     );
     assert_eq!(got.location, None);
-    assert_eq!(names_in(dir.path()), [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks", "CACHEDIR.TAG"]);
 }
 
 #[test]
@@ -361,7 +360,7 @@ fn peek_resized_frames_and_clearing() {
     }
     cache.clear_all(Some(dir.path())).unwrap();
     assert_eq!(cache.memory_used(), 0);
-    assert_eq!(names_in(dir.path()), [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks", "CACHEDIR.TAG"]);
 }
 
 #[test]
@@ -539,7 +538,7 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
     );
     assert_eq!(
         names_in(dir.path()),
-        [".locks".to_string(), key.to_string()]
+        [".locks".to_string(), key.to_string(), "CACHEDIR.TAG".into()]
     );
     assert_eq!(
         fetch_fresh(dir.path(), &recipe, &generations).source,
