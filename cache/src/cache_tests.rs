@@ -1,13 +1,16 @@
 //! Behaviour of `ClipCache` across threads, processes, crashes and damaged or unwritable folders.
 
+use crate::holder::{self, Holder};
 use crate::recipe::sample_recipe;
 use crate::store::{entry_usage, hooks};
 use crate::{Clip, ClipCache, GetError, Options, Recipe, Source};
+use parking_lot::Mutex;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
+use std::time::{Duration, SystemTime};
 use std::{fs, thread};
 
 pub(crate) const MB: usize = 1 << 20;
@@ -57,6 +60,33 @@ pub(crate) fn names_in(folder: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Runs `f` on a thread and returns its result, failing the test if it has not returned after `limit`: a
+/// hang detector (the old code blocked forever), not a timing test.
+pub(crate) fn without_hanging<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(limit).expect("the call hung")
+}
+
+/// Fetches through a fresh cache with a 2 s lock takeover, returning what it told its user while waiting.
+fn fetch_waiting(folder: &Path, recipe: &Recipe) -> (crate::Fetched, Vec<String>) {
+    let told = Mutex::new(Vec::new());
+    let note = |text: &str| told.lock().push(text.to_owned());
+    let cache = ClipCache::new(64 * MB, u64::MAX);
+    cache.set_lock_takeover(Duration::from_secs(2));
+    let options = Options {
+        on_wait: Some(&note),
+        ..opts(folder)
+    };
+    let got = cache
+        .get_or_generate(recipe, &options, || Ok::<_, String>(clip_for(recipe)))
+        .unwrap();
+    (got, told.into_inner())
 }
 
 #[test]
@@ -391,6 +421,149 @@ fn explicit_folder_wins() {
     );
 }
 
+#[test]
+fn a_stuck_lock_holder_is_named_then_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = sample_recipe("stuck");
+    let key = recipe.key();
+    // Another render holds the key's lock and its record never changes: a stopped process, a wedged node.
+    let locks = dir.path().join(".locks");
+    fs::create_dir(&locks).unwrap();
+    let lock = fs::File::create(locks.join(format!("{key}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let holder = Holder {
+        host: "render07".into(),
+        pid: 4242,
+        started_unix_ms: 1_796_158_991_500,
+        beat: 7,
+    };
+    let record = serde_json::to_vec(&holder).unwrap();
+    fs::write(locks.join(format!("{key}.holder")), record).unwrap();
+
+    let folder = dir.path().to_path_buf();
+    let (got, told) = without_hanging(Duration::from_secs(60), move || {
+        fetch_waiting(&folder, &recipe)
+    });
+    let who = "host render07, pid 4242, started 21:03:11 UTC";
+    assert_eq!(
+        told,
+        [
+            format!("waiting for another render of this clip ({who})"),
+            format!(
+                "another render of this clip ({who}) has shown no sign of life for 2 s; generating it here"
+            )
+        ]
+    );
+    assert_eq!((got.source, got.disk_error), (Source::Generated, None));
+    assert!(got.location.unwrap().join("clip.json").exists());
+    drop(lock);
+}
+
+#[test]
+fn a_live_lock_holder_is_waited_for_past_the_takeover_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = sample_recipe("slow");
+    let generations = AtomicUsize::new(0);
+    let (waiting_tx, waiting_rx) = mpsc::channel::<()>();
+    let (recipe, generations, folder) = (&recipe, &generations, dir.path());
+    let (holder, (waiter, told)) = thread::scope(|s| {
+        // Another cache instance (like another process) holds the lock: slow, but its heartbeat goes on.
+        let holder = s.spawn(move || {
+            ClipCache::new(64 * MB, u64::MAX)
+                .get_or_generate(recipe, &opts(folder), || {
+                    generations.fetch_add(1, Ordering::SeqCst);
+                    waiting_rx.recv().unwrap();
+                    thread::sleep(Duration::from_secs(5)); // 2.5 times the waiter's takeover time
+                    Ok::<_, String>(clip_for(recipe))
+                })
+                .unwrap()
+        });
+        while generations.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        let waiter = s.spawn(move || {
+            let told = Mutex::new(Vec::new());
+            let note = |text: &str| {
+                told.lock().push(text.to_owned());
+                let _ = waiting_tx.send(());
+            };
+            let cache = ClipCache::new(64 * MB, u64::MAX);
+            cache.set_lock_takeover(Duration::from_secs(2));
+            let options = Options {
+                on_wait: Some(&note),
+                ..opts(folder)
+            };
+            let got = cache
+                .get_or_generate(recipe, &options, || {
+                    generations.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, String>(clip_for(recipe))
+                })
+                .unwrap();
+            (got, told.into_inner())
+        });
+        (holder.join().unwrap(), waiter.join().unwrap())
+    });
+    assert_eq!(
+        (
+            holder.source,
+            waiter.source,
+            generations.load(Ordering::SeqCst)
+        ),
+        (Source::Generated, Source::Disk, 1)
+    );
+    let this = format!(
+        "waiting for another render of this clip (host {}, pid {}, started ",
+        holder::host_name(),
+        std::process::id()
+    );
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].starts_with(&this), "{told:?}");
+}
+
+#[test]
+fn only_unfinished_entries_of_dead_writers_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let generations = AtomicUsize::new(0);
+    fetch_fresh(dir.path(), &sample_recipe("tags the folder"), &generations);
+    let recipe = sample_recipe("swept");
+    let key = recipe.key();
+    let host = holder::host_name();
+    let mut exited = Command::new("true").spawn().unwrap();
+    let dead = exited.id();
+    exited.wait().unwrap();
+    // A writer in this process (as a takeover's is), one on another host, a dead one of this host, and
+    // another host's untouched for two hours; then a file with such a name.
+    let names = [
+        format!(".tmp-{key}-{host}-{}-0", std::process::id()),
+        format!(".tmp-{key}-render07-4242-0"),
+        format!(".tmp-{key}-{host}-{dead}-0"),
+        format!(".tmp-{key}-render08-4242-0"),
+    ];
+    for name in &names {
+        fs::create_dir(dir.path().join(name)).unwrap();
+        fs::write(dir.path().join(name).join("frame_0000.png"), b"partial").unwrap();
+    }
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    fs::File::open(dir.path().join(&names[3]))
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let file = format!(".tmp-{key}-{host}-{dead}-1");
+    fs::write(dir.path().join(&file), b"not a folder").unwrap();
+
+    assert_eq!(
+        fetch_fresh(dir.path(), &recipe, &generations).source,
+        Source::Generated
+    );
+    let mut kept = vec![names[0].clone(), names[1].clone(), file];
+    kept.sort();
+    let left: Vec<String> = names_in(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert_eq!(left, kept);
+}
+
 // ---- tests that run this test executable again as a child process ----
 
 const CHILD_ROLE: &str = "T2V_CACHE_TEST_CHILD";
@@ -483,6 +656,16 @@ fn child_process() {
                 .get_or_generate(&recipe, &opts(dir), || Ok::<_, String>(clip_for(&recipe)))
                 .unwrap();
         }
+        // Holds the lock of "stopped" while generating forever; the parent stops the process.
+        "hold" => {
+            let recipe = sample_recipe("stopped");
+            let _ = cache.get_or_generate(&recipe, &opts(dir), || -> Result<Clip, String> {
+                println!("GENERATING");
+                loop {
+                    thread::park();
+                }
+            });
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -543,5 +726,35 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
     assert_eq!(
         fetch_fresh(dir.path(), &recipe, &generations).source,
         Source::Disk
+    );
+}
+
+#[test]
+fn a_stopped_process_holding_a_lock_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("hold", dir.path());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().ends_with("GENERATING")));
+    let pid = child.id();
+    // SAFETY: signals a child this test spawned and still owns.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) }, 0);
+
+    let folder = dir.path().to_path_buf();
+    let (got, told) = without_hanging(Duration::from_secs(60), move || {
+        fetch_waiting(&folder, &sample_recipe("stopped"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got.source, Source::Generated);
+    let who = format!("host {}, pid {pid}, started ", holder::host_name());
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].starts_with(&format!("waiting for another render of this clip ({who}")),
+        "{told:?}"
+    );
+    assert!(
+        told[1].starts_with(&format!("another render of this clip ({who}"))
+            && told[1].ends_with(" UTC) has shown no sign of life for 2 s; generating it here"),
+        "{told:?}"
     );
 }

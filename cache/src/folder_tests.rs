@@ -1,16 +1,15 @@
 //! What the cache may touch in its disk folder, whatever else is in it: only its own entries are evicted or
 //! cleared, no file is read or written through a symlink, and a FIFO or device never blocks a read.
 
-use crate::cache_tests::{clip_for, fetch_fresh, names_in, opts, MB};
+use crate::cache_tests::{clip_for, fetch_fresh, names_in, opts, without_hanging, MB};
 use crate::recipe::sample_recipe;
 use crate::store::{entry_usage, hooks};
 use crate::{ClearReport, ClipCache, Recipe, Source};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use std::sync::mpsc;
 use std::time::Duration;
-use std::{fs, io, thread};
+use std::{fs, io};
 
 fn small(prompt: &str) -> Recipe {
     let mut recipe = sample_recipe(prompt);
@@ -22,15 +21,6 @@ fn mkfifo(path: &Path) {
     let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-}
-
-/// Runs `f` on a thread and returns its result, failing the test if it has not returned after 10 s: a hang
-/// detector (the old code blocked forever), not a timing test.
-fn without_hanging<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()));
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the call hung")
 }
 
 /// Things a user keeps in the cache folder that look like entries by name, and an outside folder.
@@ -223,10 +213,12 @@ fn a_fifo_in_an_entry_neither_freezes_a_peek_nor_is_served() {
     mkfifo(&frame);
 
     let (folder, peeked) = (dir.path().to_path_buf(), recipe.clone());
-    let peek = without_hanging(move || ClipCache::new(MB, u64::MAX).peek(&peeked, Some(&folder)));
+    let peek = without_hanging(Duration::from_secs(10), move || {
+        ClipCache::new(MB, u64::MAX).peek(&peeked, Some(&folder))
+    });
     assert!(peek.is_none());
     let (folder, fetched) = (dir.path().to_path_buf(), recipe.clone());
-    let again = without_hanging(move || {
+    let again = without_hanging(Duration::from_secs(10), move || {
         let generations = AtomicUsize::new(0);
         fetch_fresh(&folder, &fetched, &generations).source
     });
