@@ -425,7 +425,9 @@ fn lock_takeover_from_env() -> Duration {
     match text.trim().parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs).max(MIN_LOCK_TAKEOVER),
         Err(_) => {
-            log::warn!("clip cache: T2V_LOCK_TAKEOVER_SECS={text:?} is not a number of seconds; using the default");
+            log::warn!(
+                "clip cache: T2V_LOCK_TAKEOVER_SECS={text:?} is not a number of seconds; using the default"
+            );
             DEFAULT_LOCK_TAKEOVER
         }
     }

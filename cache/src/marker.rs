@@ -27,12 +27,22 @@ pub(crate) fn is_marked(root: &Path) -> bool {
 pub(crate) fn mark(root: &Path) -> io::Result<()> {
     let path = root.join(MARKER);
     let mut file = match File::create_new(&path) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_marked(root) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // Another process may have created it and not yet written it: give it a moment.
+            for _ in 0..50 {
+                if is_marked(root) {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            return Err(e);
+        }
         other => other?,
     };
     let text = format!(
-        "{SIGNATURE}\n{OWNER}\n# Every <64 hex digits>/ folder here is one generated clip; the plugin evicts \
-         them under its size cap.\n# For information about cache directory tags see https://bford.info/cachedir/\n"
+        "{SIGNATURE}\n{OWNER}\n# Every <64 hex digits>/ folder here is one generated clip; the plugin \
+         evicts them under its size cap.\n# For information about cache directory tags see \
+         https://bford.info/cachedir/\n"
     );
     file.write_all(text.as_bytes())?;
     file.sync_all()

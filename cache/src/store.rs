@@ -14,9 +14,9 @@
 //!   processes lock different inodes of one name. `.locks` must be a real folder and lock files regular
 //!   files: nothing is created or written through a symlink.
 //! - `.locks/<key>.holder`: the lock holder's record ([`crate::holder`]: host, pid, start time), rewritten
-//!   every [`HEARTBEAT`](holder::HEARTBEAT) while the lock is held. A waiter shows it to its user; if the record does not
-//!   change for the takeover time ([`DEFAULT_LOCK_TAKEOVER`]) the holder is stuck (stopped, wedged node)
-//!   and the waiter generates the clip itself without the lock, publishing it atomically as usual.
+//!   every [`HEARTBEAT`](holder::HEARTBEAT) while the lock is held. A waiter shows it to its user; if the
+//!   record does not change for the takeover time ([`DEFAULT_LOCK_TAKEOVER`]) the holder is stuck (stopped,
+//!   wedged node) and the waiter generates the clip itself without the lock, publishing it atomically.
 //! - `.tmp-<key>-<host>-<pid>-<n>/` entries being written and `.trash-…/` entries being deleted (only
 //!   folders with these exact prefixes are ever swept). Since a writer that took over a stuck holder's key
 //!   writes without the lock, a `.tmp-` folder is removed only when its writer is provably dead: same host
@@ -256,7 +256,8 @@ impl Store {
         nofollow::open_or_create(&path).map_err(|e| in_file(&path, e))
     }
 
-    /// Publishes an entry atomically; the caller has the key's [`KeyLock`]. On failure nothing is left behind.
+    /// Publishes an entry atomically; the caller has the key's [`KeyLock`]. On failure nothing is left
+    /// behind.
     pub(crate) fn write(
         &self,
         key: &ClipKey,
