@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use std::{fs, thread};
 
 pub(crate) const MB: usize = 1 << 20;
@@ -394,6 +394,38 @@ fn peek_resized_frames_and_clearing() {
 }
 
 #[test]
+fn clear_all_goes_on_past_an_entry_it_cannot_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let generations = AtomicUsize::new(0);
+    let recipes = ["one", "two", "three"].map(sample_recipe);
+    for recipe in &recipes {
+        fetch_fresh(dir.path(), recipe, &generations);
+    }
+    let stuck = recipes[1].key();
+    let refused = stuck.clone();
+    hooks::set_before_remove(dir.path(), move |key| match *key == refused {
+        true => Err(std::io::Error::other("Operation not permitted (simulated)")),
+        false => Ok(()),
+    });
+    let report = ClipCache::new(MB, u64::MAX)
+        .clear_all(Some(dir.path()))
+        .unwrap();
+    assert_eq!(
+        report.to_string(),
+        format!(
+            "Cleared 2 clips; 1 could not be removed: {stuck}: Operation not permitted (simulated)"
+        )
+    );
+    let mut left = vec![
+        ".locks".to_string(),
+        stuck.to_string(),
+        "CACHEDIR.TAG".into(),
+    ];
+    left.sort();
+    assert_eq!(names_in(dir.path()), left);
+}
+
+#[test]
 fn memory_budget_limits_what_is_kept() {
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let recipe = sample_recipe("budget"); // 8x4x3 floats x 3 frames = 1152 bytes
@@ -520,6 +552,7 @@ fn a_live_lock_holder_is_waited_for_past_the_takeover_time() {
     assert!(told[0].starts_with(&this), "{told:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn only_unfinished_entries_of_dead_writers_are_swept() {
     let dir = tempfile::tempdir().unwrap();
@@ -543,7 +576,7 @@ fn only_unfinished_entries_of_dead_writers_are_swept() {
         fs::create_dir(dir.path().join(name)).unwrap();
         fs::write(dir.path().join(name).join("frame_0000.png"), b"partial").unwrap();
     }
-    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
     fs::File::open(dir.path().join(&names[3]))
         .unwrap()
         .set_modified(two_hours_ago)
@@ -729,6 +762,7 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_stopped_process_holding_a_lock_is_taken_over() {
     let dir = tempfile::tempdir().unwrap();

@@ -216,6 +216,7 @@ mod tests {
         assert_eq!(read_record(&path).unwrap(), last, "no beat after the drop");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_dead_child_is_gone_and_this_process_is_not() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
