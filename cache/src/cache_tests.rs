@@ -311,7 +311,7 @@ fn a_failed_or_panicking_leader_is_taken_over_by_a_waiter() {
 }
 
 #[test]
-fn a_waiter_can_stop_waiting() {
+fn a_waiter_is_told_who_generates_and_can_stop_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let recipe = sample_recipe("abort");
@@ -328,8 +328,11 @@ fn a_waiter_can_stop_waiting() {
         });
         started_rx.recv().unwrap();
         let abort = || true;
+        let told = Mutex::new(Vec::new());
+        let note = |text: &str| told.lock().push(text.to_owned());
         let options = Options {
             should_abort: Some(&abort),
+            on_wait: Some(&note),
             ..opts(dir.path())
         };
         let result = cache.get_or_generate(recipe, &options, || -> Result<Clip, String> {
@@ -338,6 +341,16 @@ fn a_waiter_can_stop_waiting() {
         assert_eq!(
             result.unwrap_err().to_string(),
             "stopped waiting for another generation of this clip"
+        );
+        let told = told.into_inner();
+        let this = format!(
+            "waiting for another render of this clip (host {}, pid {}, started ",
+            holder::host_name(),
+            std::process::id()
+        );
+        assert!(
+            told.len() == 1 && told[0].starts_with(&this) && told[0].ends_with(" UTC)"),
+            "{told:?}"
         );
         release_tx.send(()).unwrap();
         assert_eq!(leader.join().unwrap().unwrap().source, Source::Generated);

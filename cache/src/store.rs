@@ -150,7 +150,7 @@ impl Store {
         fs::create_dir_all(&self.root)?;
         for item in fs::read_dir(&self.root)? {
             let name = item?.file_name();
-            if !self.is_cache_thing(&name.to_string_lossy()) {
+            if !name.to_str().is_some_and(|n| self.is_cache_thing(n)) {
                 return Err(io::Error::other(format!(
                     "it holds {name:?}, which is not the cache's, and no {MARKER} of this plugin, so the \
                      cache writes and removes nothing there (choose an empty folder)"
