@@ -94,7 +94,7 @@ pub struct ClearReport {
 }
 
 impl std::fmt::Display for ClearReport {
-    /// "Cleared 12 clips; 1 could not be removed: <key>: Permission denied (os error 13)".
+    /// "Cleared 12 clips; 1 could not be removed: `<key>`: Permission denied (os error 13)".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(why) = &self.refused {
             return write!(f, "Cleared no clips on disk: {why}");
