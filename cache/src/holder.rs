@@ -71,8 +71,10 @@ pub(crate) fn describe_record(record: &io::Result<Vec<u8>>) -> String {
     }
 }
 
-/// Keeps a holder record fresh until dropped: writes it now, then again every [`HEARTBEAT`] from a thread.
+/// Keeps a holder record fresh until dropped: writes it now, then again every [`HEARTBEAT`] from a thread;
+/// empties it when dropped (while the lock is still held), so nobody is named for a lock held only briefly.
 pub(crate) struct Heartbeat {
+    file: Arc<File>,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -83,17 +85,19 @@ impl Heartbeat {
         let file = Arc::new(nofollow::open_or_create(path)?);
         write_record(&file, &holder)?;
         let (stop, stopped) = mpsc::channel::<()>();
+        let beating = file.clone();
         let thread = std::thread::Builder::new()
             .name("clip-cache heartbeat".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT) {
                     holder.beat += 1;
-                    if let Err(e) = write_record(&file, &holder) {
+                    if let Err(e) = write_record(&beating, &holder) {
                         log::warn!("clip cache: cannot refresh the lock holder record: {e}");
                     }
                 }
             })?;
         Ok(Heartbeat {
+            file,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -105,6 +109,9 @@ impl Drop for Heartbeat {
         drop(self.stop.take()); // wakes the thread at once
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if let Err(e) = self.file.set_len(0) {
+            log::debug!("clip cache: cannot empty the lock holder record: {e}");
         }
     }
 }
@@ -211,9 +218,9 @@ mod tests {
             std::thread::sleep(HEARTBEAT / 10);
         }
         drop(beat);
-        let last = read_record(&path).unwrap();
+        assert_eq!(read_record(&path).unwrap(), b"");
         std::thread::sleep(HEARTBEAT * 2);
-        assert_eq!(read_record(&path).unwrap(), last, "no beat after the drop");
+        assert_eq!(read_record(&path).unwrap(), b"", "no beat after the drop");
     }
 
     #[cfg(unix)]
