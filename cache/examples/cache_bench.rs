@@ -71,6 +71,7 @@ fn main() {
         folder: Some(&folder),
         plugin_version: "bench",
         should_abort: None,
+        on_wait: None,
     };
     let clip_recipe = recipe(256, 256, 16);
     let frames = (0..16)

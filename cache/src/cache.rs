@@ -2,9 +2,12 @@
 
 use crate::clip::Clip;
 use crate::entry::{Provenance, ReadError};
+use crate::holder::Holder;
 use crate::memory::Lru;
 use crate::recipe::{ClipKey, Recipe};
-use crate::store::{KeyLock, LockError, Store};
+use crate::store::{
+    ClearReport, KeyLock, LockError, Store, Waiting, DEFAULT_LOCK_TAKEOVER, MIN_LOCK_TAKEOVER,
+};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::io;
@@ -43,6 +46,11 @@ pub struct Options<'a> {
     /// Polled while waiting for another thread or process to finish this clip; `true` gives up with
     /// [`GetError::Aborted`] (the other generation goes on).
     pub should_abort: Option<&'a dyn Fn() -> bool>,
+    /// Told, in words for the user, when the call starts waiting for another generation of this clip
+    /// (another thread, or the process holding its lock: "waiting for another render of this clip (host
+    /// render07, pid 4242, started 21:03:11 UTC)"), and when it stops waiting for a holder that showed no
+    /// sign of life for the takeover time and generates the clip itself.
+    pub on_wait: Option<&'a dyn Fn(&str)>,
 }
 
 /// Where a clip came from.
@@ -112,10 +120,11 @@ enum MemValue {
 
 /// One generation in progress; `outcome` becomes `Some` when it ends (`Some(None)`: failed or cancelled,
 /// a waiter takes over).
-#[derive(Default)]
 struct Flight {
     outcome: Mutex<Option<Option<Arc<Stored>>>>,
     done: Condvar,
+    /// This process, since the flight started: what a waiter tells its user.
+    holder: Holder,
 }
 
 /// Memory tier plus single flight over a disk tier. Use [`ClipCache::global`] from plugin code so
@@ -124,6 +133,8 @@ pub struct ClipCache {
     memory: Mutex<Lru<MemKey, MemValue>>,
     flights: Mutex<HashMap<ClipKey, Arc<Flight>>>,
     disk_cap: AtomicU64,
+    /// Milliseconds a lock holder may show no heartbeat before a waiter takes over.
+    lock_takeover_ms: AtomicU64,
 }
 
 impl ClipCache {
@@ -132,6 +143,7 @@ impl ClipCache {
             memory: Mutex::new(Lru::new(memory_budget)),
             flights: Mutex::new(HashMap::new()),
             disk_cap: AtomicU64::new(disk_cap),
+            lock_takeover_ms: AtomicU64::new(lock_takeover_from_env().as_millis() as u64),
         }
     }
 
@@ -164,6 +176,15 @@ impl ClipCache {
         self.disk_cap.store(bytes, Ordering::Relaxed);
     }
 
+    /// How long a process holding a clip's lock may show no heartbeat (it is stopped, or its node wedged)
+    /// before a call waiting for it generates the clip itself; at least 2 s. Default
+    /// [`DEFAULT_LOCK_TAKEOVER`], or `T2V_LOCK_TAKEOVER_SECS` when set.
+    pub fn set_lock_takeover(&self, takeover: Duration) {
+        let takeover = takeover.max(MIN_LOCK_TAKEOVER);
+        self.lock_takeover_ms
+            .store(takeover.as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// Serves the recipe's clip from memory or disk, or runs `generate` — once per key however many threads
     /// (and, through the disk folder's lock files, processes) ask at the same time. If the generating call
     /// fails, panics or is cancelled, nothing is stored and one of the waiting calls generates instead.
@@ -185,7 +206,11 @@ impl ClipCache {
                 match flights.get(&key) {
                     Some(flight) => (flight.clone(), false),
                     None => {
-                        let flight = Arc::<Flight>::default();
+                        let flight = Arc::new(Flight {
+                            outcome: Mutex::new(None),
+                            done: Condvar::new(),
+                            holder: Holder::this_process(),
+                        });
                         flights.insert(key.clone(), flight.clone());
                         (flight, true)
                     }
@@ -204,6 +229,12 @@ impl ClipCache {
                     return Ok(fetched(&key, &stored, Source::Memory, None));
                 }
                 return self.lead(recipe, &key, options, generate, &mut lead);
+            }
+            if let Some(on_wait) = options.on_wait {
+                on_wait(&format!(
+                    "waiting for another render of this clip ({})",
+                    flight.holder.describe()
+                ));
             }
             match wait(&flight, options.should_abort) {
                 None => return Err(GetError::Aborted),
@@ -230,7 +261,12 @@ impl ClipCache {
                 lead.outcome = Some(stored.clone());
                 return Ok(fetched(key, &stored, Source::Disk, None));
             }
-            match store.lock(key, options.should_abort) {
+            let waiting = Waiting {
+                should_abort: options.should_abort,
+                on_wait: options.on_wait,
+                takeover: Duration::from_millis(self.lock_takeover_ms.load(Ordering::Relaxed)),
+            };
+            match store.lock(key, &waiting) {
                 Ok(held) => lock = Some(held),
                 Err(LockError::Aborted) => return Err(GetError::Aborted),
                 Err(LockError::Io(e)) => {
@@ -324,10 +360,14 @@ impl ClipCache {
         cache_folder(folder).map_or(Ok(()), |root| Store::new(&root).discard(key))
     }
 
-    /// Forgets every clip in memory and every entry in the disk folder.
-    pub fn clear_all(&self, folder: Option<&Path>) -> io::Result<()> {
+    /// Forgets every clip in memory and every entry in the disk folder that is provably the cache's (see
+    /// [`ClearReport`]; its `Display` is a sentence for the user). Goes on past entries it cannot remove.
+    /// `Err` only when the folder cannot be read at all.
+    pub fn clear_all(&self, folder: Option<&Path>) -> io::Result<ClearReport> {
         self.memory.lock().remove_where(|_| true);
-        cache_folder(folder).map_or(Ok(()), |root| Store::new(&root).clear_all())
+        cache_folder(folder).map_or(Ok(ClearReport::default()), |root| {
+            Store::new(&root).clear_all()
+        })
     }
 
     fn memory_clip(&self, key: &ClipKey) -> Option<Arc<Stored>> {
@@ -373,6 +413,22 @@ impl ClipCache {
                 }
                 None
             }
+        }
+    }
+}
+
+/// [`DEFAULT_LOCK_TAKEOVER`], or `T2V_LOCK_TAKEOVER_SECS` when set (at least 2 s).
+fn lock_takeover_from_env() -> Duration {
+    let Ok(text) = std::env::var("T2V_LOCK_TAKEOVER_SECS") else {
+        return DEFAULT_LOCK_TAKEOVER;
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs).max(MIN_LOCK_TAKEOVER),
+        Err(_) => {
+            log::warn!(
+                "clip cache: T2V_LOCK_TAKEOVER_SECS={text:?} is not a number of seconds; using the default"
+            );
+            DEFAULT_LOCK_TAKEOVER
         }
     }
 }

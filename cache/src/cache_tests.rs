@@ -1,19 +1,22 @@
 //! Behaviour of `ClipCache` across threads, processes, crashes and damaged or unwritable folders.
 
+use crate::holder::{self, Holder};
 use crate::recipe::sample_recipe;
-use crate::store::hooks;
+use crate::store::{entry_usage, hooks};
 use crate::{Clip, ClipCache, GetError, Options, Recipe, Source};
+use parking_lot::Mutex;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
 use std::{fs, thread};
 
-const MB: usize = 1 << 20;
+pub(crate) const MB: usize = 1 << 20;
 
 /// A deterministic clip for `recipe`: pixel values depend on the prompt, frame and position.
-fn clip_for(recipe: &Recipe) -> Clip {
+pub(crate) fn clip_for(recipe: &Recipe) -> Clip {
     let salt = recipe.prompt.len() as f32;
     let n = (recipe.width * recipe.height * 3) as usize;
     let frames = (0..recipe.frames)
@@ -26,16 +29,21 @@ fn clip_for(recipe: &Recipe) -> Clip {
     Clip::new(recipe.width, recipe.height, frames).unwrap()
 }
 
-fn opts(folder: &Path) -> Options<'_> {
+pub(crate) fn opts(folder: &Path) -> Options<'_> {
     Options {
         folder: Some(folder),
         plugin_version: "test",
         should_abort: None,
+        on_wait: None,
     }
 }
 
 /// Fetches through a fresh cache (an empty memory tier, like a new process), counting generations.
-fn fetch_fresh(folder: &Path, recipe: &Recipe, generations: &AtomicUsize) -> crate::Fetched {
+pub(crate) fn fetch_fresh(
+    folder: &Path,
+    recipe: &Recipe,
+    generations: &AtomicUsize,
+) -> crate::Fetched {
     ClipCache::new(64 * MB, u64::MAX)
         .get_or_generate(recipe, &opts(folder), || {
             generations.fetch_add(1, Ordering::SeqCst);
@@ -45,13 +53,40 @@ fn fetch_fresh(folder: &Path, recipe: &Recipe, generations: &AtomicUsize) -> cra
 }
 
 /// The names in `folder`, sorted: what a cache operation left behind.
-fn names_in(folder: &Path) -> Vec<String> {
+pub(crate) fn names_in(folder: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
     names
+}
+
+/// Runs `f` on a thread and returns its result, failing the test if it has not returned after `limit`: a
+/// hang detector (the old code blocked forever), not a timing test.
+pub(crate) fn without_hanging<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(limit).expect("the call hung")
+}
+
+/// Fetches through a fresh cache with a 2 s lock takeover, returning what it told its user while waiting.
+fn fetch_waiting(folder: &Path, recipe: &Recipe) -> (crate::Fetched, Vec<String>) {
+    let told = Mutex::new(Vec::new());
+    let note = |text: &str| told.lock().push(text.to_owned());
+    let cache = ClipCache::new(64 * MB, u64::MAX);
+    cache.set_lock_takeover(Duration::from_secs(2));
+    let options = Options {
+        on_wait: Some(&note),
+        ..opts(folder)
+    };
+    let got = cache
+        .get_or_generate(recipe, &options, || Ok::<_, String>(clip_for(recipe)))
+        .unwrap();
+    (got, told.into_inner())
 }
 
 #[test]
@@ -160,13 +195,7 @@ fn the_size_cap_evicts_the_least_recently_read_entry() {
         (recipe.width, recipe.height) = (32, 32);
         recipe
     });
-    let entry_size = |r: &Recipe| -> u64 {
-        let dir = dir.path().join(r.key().as_str());
-        fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
-            .sum()
-    };
+    let entry_size = |r: &Recipe| entry_usage(&dir.path().join(r.key().as_str()));
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let fetch = |r: &Recipe| {
         cache
@@ -224,7 +253,7 @@ fn a_write_failing_midway_leaves_nothing_and_reports() {
         )
     );
     assert_eq!(got.location, None);
-    assert_eq!(names_in(dir.path()), [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks", "CACHEDIR.TAG"]);
 }
 
 #[test]
@@ -282,7 +311,7 @@ fn a_failed_or_panicking_leader_is_taken_over_by_a_waiter() {
 }
 
 #[test]
-fn a_waiter_can_stop_waiting() {
+fn a_waiter_is_told_who_generates_and_can_stop_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let recipe = sample_recipe("abort");
@@ -299,8 +328,11 @@ fn a_waiter_can_stop_waiting() {
         });
         started_rx.recv().unwrap();
         let abort = || true;
+        let told = Mutex::new(Vec::new());
+        let note = |text: &str| told.lock().push(text.to_owned());
         let options = Options {
             should_abort: Some(&abort),
+            on_wait: Some(&note),
             ..opts(dir.path())
         };
         let result = cache.get_or_generate(recipe, &options, || -> Result<Clip, String> {
@@ -309,6 +341,16 @@ fn a_waiter_can_stop_waiting() {
         assert_eq!(
             result.unwrap_err().to_string(),
             "stopped waiting for another generation of this clip"
+        );
+        let told = told.into_inner();
+        let this = format!(
+            "waiting for another render of this clip (host {}, pid {}, started ",
+            holder::host_name(),
+            std::process::id()
+        );
+        assert!(
+            told.len() == 1 && told[0].starts_with(&this) && told[0].ends_with(" UTC)"),
+            "{told:?}"
         );
         release_tx.send(()).unwrap();
         assert_eq!(leader.join().unwrap().unwrap().source, Source::Generated);
@@ -361,7 +403,39 @@ fn peek_resized_frames_and_clearing() {
     }
     cache.clear_all(Some(dir.path())).unwrap();
     assert_eq!(cache.memory_used(), 0);
-    assert_eq!(names_in(dir.path()), [".locks"]);
+    assert_eq!(names_in(dir.path()), [".locks", "CACHEDIR.TAG"]);
+}
+
+#[test]
+fn clear_all_goes_on_past_an_entry_it_cannot_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let generations = AtomicUsize::new(0);
+    let recipes = ["one", "two", "three"].map(sample_recipe);
+    for recipe in &recipes {
+        fetch_fresh(dir.path(), recipe, &generations);
+    }
+    let stuck = recipes[1].key();
+    let refused = stuck.clone();
+    hooks::set_before_remove(dir.path(), move |key| match *key == refused {
+        true => Err(std::io::Error::other("Operation not permitted (simulated)")),
+        false => Ok(()),
+    });
+    let report = ClipCache::new(MB, u64::MAX)
+        .clear_all(Some(dir.path()))
+        .unwrap();
+    assert_eq!(
+        report.to_string(),
+        format!(
+            "Cleared 2 clips; 1 could not be removed: {stuck}: Operation not permitted (simulated)"
+        )
+    );
+    let mut left = vec![
+        ".locks".to_string(),
+        stuck.to_string(),
+        "CACHEDIR.TAG".into(),
+    ];
+    left.sort();
+    assert_eq!(names_in(dir.path()), left);
 }
 
 #[test]
@@ -390,6 +464,150 @@ fn explicit_folder_wins() {
         crate::cache_folder(Some(Path::new(""))),
         crate::cache_folder(None)
     );
+}
+
+#[test]
+fn a_stuck_lock_holder_is_named_then_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = sample_recipe("stuck");
+    let key = recipe.key();
+    // Another render holds the key's lock and its record never changes: a stopped process, a wedged node.
+    let locks = dir.path().join(".locks");
+    fs::create_dir(&locks).unwrap();
+    let lock = fs::File::create(locks.join(format!("{key}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let holder = Holder {
+        host: "render07".into(),
+        pid: 4242,
+        started_unix_ms: 1_796_158_991_500,
+        beat: 7,
+    };
+    let record = serde_json::to_vec(&holder).unwrap();
+    fs::write(locks.join(format!("{key}.holder")), record).unwrap();
+
+    let folder = dir.path().to_path_buf();
+    let (got, told) = without_hanging(Duration::from_secs(60), move || {
+        fetch_waiting(&folder, &recipe)
+    });
+    let who = "host render07, pid 4242, started 21:03:11 UTC";
+    assert_eq!(
+        told,
+        [
+            format!("waiting for another render of this clip ({who})"),
+            format!(
+                "another render of this clip ({who}) has shown no sign of life for 2 s; generating it here"
+            )
+        ]
+    );
+    assert_eq!((got.source, got.disk_error), (Source::Generated, None));
+    assert!(got.location.unwrap().join("clip.json").exists());
+    drop(lock);
+}
+
+#[test]
+fn a_live_lock_holder_is_waited_for_past_the_takeover_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = sample_recipe("slow");
+    let generations = AtomicUsize::new(0);
+    let (waiting_tx, waiting_rx) = mpsc::channel::<()>();
+    let (recipe, generations, folder) = (&recipe, &generations, dir.path());
+    let (holder, (waiter, told)) = thread::scope(|s| {
+        // Another cache instance (like another process) holds the lock: slow, but its heartbeat goes on.
+        let holder = s.spawn(move || {
+            ClipCache::new(64 * MB, u64::MAX)
+                .get_or_generate(recipe, &opts(folder), || {
+                    generations.fetch_add(1, Ordering::SeqCst);
+                    waiting_rx.recv().unwrap();
+                    thread::sleep(Duration::from_secs(5)); // 2.5 times the waiter's takeover time
+                    Ok::<_, String>(clip_for(recipe))
+                })
+                .unwrap()
+        });
+        while generations.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        let waiter = s.spawn(move || {
+            let told = Mutex::new(Vec::new());
+            let note = |text: &str| {
+                told.lock().push(text.to_owned());
+                let _ = waiting_tx.send(());
+            };
+            let cache = ClipCache::new(64 * MB, u64::MAX);
+            cache.set_lock_takeover(Duration::from_secs(2));
+            let options = Options {
+                on_wait: Some(&note),
+                ..opts(folder)
+            };
+            let got = cache
+                .get_or_generate(recipe, &options, || {
+                    generations.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, String>(clip_for(recipe))
+                })
+                .unwrap();
+            (got, told.into_inner())
+        });
+        (holder.join().unwrap(), waiter.join().unwrap())
+    });
+    assert_eq!(
+        (
+            holder.source,
+            waiter.source,
+            generations.load(Ordering::SeqCst)
+        ),
+        (Source::Generated, Source::Disk, 1)
+    );
+    let this = format!(
+        "waiting for another render of this clip (host {}, pid {}, started ",
+        holder::host_name(),
+        std::process::id()
+    );
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].starts_with(&this), "{told:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn only_unfinished_entries_of_dead_writers_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let generations = AtomicUsize::new(0);
+    fetch_fresh(dir.path(), &sample_recipe("tags the folder"), &generations);
+    let recipe = sample_recipe("swept");
+    let key = recipe.key();
+    let host = holder::host_name();
+    let mut exited = Command::new("true").spawn().unwrap();
+    let dead = exited.id();
+    exited.wait().unwrap();
+    // A writer in this process (as a takeover's is), one on another host, a dead one of this host, and
+    // another host's untouched for two hours; then a file with such a name.
+    let names = [
+        format!(".tmp-{key}-{host}-{}-0", std::process::id()),
+        format!(".tmp-{key}-render07-4242-0"),
+        format!(".tmp-{key}-{host}-{dead}-0"),
+        format!(".tmp-{key}-render08-4242-0"),
+    ];
+    for name in &names {
+        fs::create_dir(dir.path().join(name)).unwrap();
+        fs::write(dir.path().join(name).join("frame_0000.png"), b"partial").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    fs::File::open(dir.path().join(&names[3]))
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let file = format!(".tmp-{key}-{host}-{dead}-1");
+    fs::write(dir.path().join(&file), b"not a folder").unwrap();
+
+    assert_eq!(
+        fetch_fresh(dir.path(), &recipe, &generations).source,
+        Source::Generated
+    );
+    let mut kept = vec![names[0].clone(), names[1].clone(), file];
+    kept.sort();
+    let left: Vec<String> = names_in(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert_eq!(left, kept);
 }
 
 // ---- tests that run this test executable again as a child process ----
@@ -484,6 +702,16 @@ fn child_process() {
                 .get_or_generate(&recipe, &opts(dir), || Ok::<_, String>(clip_for(&recipe)))
                 .unwrap();
         }
+        // Holds the lock of "stopped" while generating forever; the parent stops the process.
+        "hold" => {
+            let recipe = sample_recipe("stopped");
+            let _ = cache.get_or_generate(&recipe, &opts(dir), || -> Result<Clip, String> {
+                println!("GENERATING");
+                loop {
+                    thread::park();
+                }
+            });
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -539,10 +767,41 @@ fn a_writer_killed_mid_write_leaves_no_entry() {
     );
     assert_eq!(
         names_in(dir.path()),
-        [".locks".to_string(), key.to_string()]
+        [".locks".to_string(), key.to_string(), "CACHEDIR.TAG".into()]
     );
     assert_eq!(
         fetch_fresh(dir.path(), &recipe, &generations).source,
         Source::Disk
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stopped_process_holding_a_lock_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("hold", dir.path());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().ends_with("GENERATING")));
+    let pid = child.id();
+    // SAFETY: signals a child this test spawned and still owns.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) }, 0);
+
+    let folder = dir.path().to_path_buf();
+    let (got, told) = without_hanging(Duration::from_secs(60), move || {
+        fetch_waiting(&folder, &sample_recipe("stopped"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got.source, Source::Generated);
+    let who = format!("host {}, pid {pid}, started ", holder::host_name());
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].starts_with(&format!("waiting for another render of this clip ({who}")),
+        "{told:?}"
+    );
+    assert!(
+        told[1].starts_with(&format!("another render of this clip ({who}"))
+            && told[1].ends_with(" UTC) has shown no sign of life for 2 s; generating it here"),
+        "{told:?}"
     );
 }

@@ -2,19 +2,36 @@
 //! resolution), `clip.json` (every recipe field, plugin version, timing, and a blake3 checksum per frame
 //! file) and `clip.json.b3` (clip.json's own blake3 in `b3sum` format, so `b3sum -c` can check it too).
 //! Every byte is verified on read: an entry either decodes to exactly what was written or is rejected.
+//!
+//! Reading never follows a symlink (the folder itself or a file in it), never opens anything but regular
+//! files (a FIFO would block), and checks every size before reading: `clip.json` at most
+//! [`MAX_METADATA_BYTES`], `clip.json.b3` its exact length, each frame exactly the `bytes` listed for it,
+//! which itself is at most what the encoder can write for the recipe's width × height ([`max_frame_bytes`]).
 
 use crate::clip::Clip;
+use crate::nofollow;
 use crate::png16;
 use crate::recipe::{ClipKey, Recipe};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) const METADATA: &str = "clip.json";
 const METADATA_SUM: &str = "clip.json.b3";
 const FORMAT: &str = "t2v-clip-cache/1";
+/// Largest `clip.json` written or read: real ones are about 150 bytes per frame plus the prompts.
+pub(crate) const MAX_METADATA_BYTES: u64 = 16 << 20;
+/// Length of `clip.json.b3`: 64 hex digits, two spaces, the name, a newline.
+const METADATA_SUM_BYTES: u64 = 64 + 2 + METADATA.len() as u64 + 1;
+
+/// The largest frame file the encoder writes for `width` × `height`: 16-bit RGB rows with a filter byte
+/// each, stored uncompressed if that is smaller (5 bytes per 64 KiB deflate block), plus PNG chunk headers.
+pub(crate) fn max_frame_bytes(width: u32, height: u32) -> u64 {
+    let raw = u64::from(height) * (1 + 6 * u64::from(width));
+    raw + raw / 4096 + 4096
+}
 
 /// Contents of `clip.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,6 +77,12 @@ pub(crate) fn write(
     let mut files = Vec::with_capacity(clip.frames().len());
     for (index, frame) in clip.frames().iter().enumerate() {
         let bytes = png16::encode(clip.width(), clip.height(), frame).map_err(io::Error::other)?;
+        if bytes.len() as u64 > max_frame_bytes(clip.width(), clip.height()) {
+            return Err(io::Error::other(format!(
+                "frame {index} encodes to {} bytes, more than an entry may hold",
+                bytes.len()
+            )));
+        }
         let name = frame_name(index);
         write_synced(&dir.join(&name), &bytes)?;
         files.push(FileSum {
@@ -84,6 +107,12 @@ pub(crate) fn write(
         files,
     };
     let json = serde_json::to_vec_pretty(&metadata).map_err(io::Error::other)?;
+    if json.len() as u64 > MAX_METADATA_BYTES {
+        return Err(io::Error::other(format!(
+            "{METADATA} would be {} bytes, more than the {MAX_METADATA_BYTES} an entry may have",
+            json.len()
+        )));
+    }
     write_synced(&dir.join(METADATA), &json)?;
     write_synced(&dir.join(METADATA_SUM), metadata_sum(&json).as_bytes())?;
     fs::File::open(dir)?.sync_all()
@@ -111,13 +140,15 @@ pub(crate) enum ReadError {
 
 /// Reads and verifies the entry in `dir`, which must be the entry of `key`.
 pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadError> {
-    let sum = match fs::read(dir.join(METADATA_SUM)) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.exists() => {
-            return Err(ReadError::Missing)
-        }
-        other => other.map_err(|e| corrupt(METADATA_SUM, e))?,
-    };
-    let json = fs::read(dir.join(METADATA)).map_err(|e| corrupt(METADATA, e))?;
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::Missing),
+        Err(e) => return Err(corrupt("entry folder", e)),
+        Ok(m) if !m.is_dir() => return Err(corrupt("entry folder", "not a folder")),
+        Ok(_) => {}
+    }
+    let sum = nofollow::read_bounded(&dir.join(METADATA_SUM), METADATA_SUM_BYTES)
+        .map_err(|e| corrupt(METADATA_SUM, e))?;
+    let json = read_metadata(dir)?;
     if sum != metadata_sum(&json).as_bytes() {
         return Err(corrupt(METADATA, "checksum mismatch"));
     }
@@ -143,6 +174,7 @@ pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadEr
             ),
         ));
     }
+    let frame_limit = max_frame_bytes(metadata.width, metadata.height);
     let mut frames = Vec::with_capacity(metadata.files.len());
     for (index, file) in metadata.files.iter().enumerate() {
         if file.name != frame_name(index) {
@@ -151,9 +183,18 @@ pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadEr
                 format!("listed where {} belongs", frame_name(index)),
             ));
         }
-        let bytes = fs::read(dir.join(&file.name)).map_err(|e| corrupt(&file.name, e))?;
-        if bytes.len() as u64 != file.bytes || blake3::hash(&bytes).to_hex().as_str() != file.blake3
-        {
+        if file.bytes > frame_limit {
+            return Err(corrupt(
+                &file.name,
+                format!(
+                    "listed as {} bytes, more than a {}x{} frame can be",
+                    file.bytes, metadata.width, metadata.height
+                ),
+            ));
+        }
+        let bytes =
+            read_frame(&dir.join(&file.name), file.bytes).map_err(|e| corrupt(&file.name, e))?;
+        if blake3::hash(&bytes).to_hex().as_str() != file.blake3 {
             return Err(corrupt(&file.name, "checksum mismatch"));
         }
         let frame = png16::decode(&bytes, metadata.width, metadata.height)
@@ -163,6 +204,42 @@ pub(crate) fn read(dir: &Path, key: &ClipKey) -> Result<(Clip, Metadata), ReadEr
     let clip =
         Clip::new(metadata.width, metadata.height, frames).map_err(|e| corrupt(METADATA, e))?;
     Ok((clip, metadata))
+}
+
+/// Whether `dir` is an entry this cache wrote: a real folder whose `clip.json` has this format and names
+/// the folder's key. Frames are not checked; this decides only what eviction and clearing may remove.
+pub(crate) fn is_ours(dir: &Path, key: &ClipKey) -> bool {
+    /// The fields that say whose an entry is; the rest of `clip.json` is skipped.
+    #[derive(Deserialize)]
+    struct Header {
+        format: String,
+        key: String,
+    }
+    let is_dir = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    is_dir
+        && read_metadata(dir)
+            .ok()
+            .and_then(|json| serde_json::from_slice::<Header>(&json).ok())
+            .is_some_and(|h| h.format == FORMAT && h.key == key.as_str())
+}
+
+fn read_metadata(dir: &Path) -> Result<Vec<u8>, ReadError> {
+    nofollow::read_bounded(&dir.join(METADATA), MAX_METADATA_BYTES)
+        .map_err(|e| corrupt(METADATA, e))
+}
+
+/// A frame file's bytes; it must be a regular file of exactly `listed` bytes, checked before reading.
+fn read_frame(path: &Path, listed: u64) -> io::Result<Vec<u8>> {
+    let file = nofollow::open_regular(path)?;
+    let len = file.metadata()?.len();
+    if len != listed {
+        return Err(io::Error::other(format!(
+            "{len} bytes where {listed} are listed"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn corrupt(file: &str, problem: impl std::fmt::Display) -> ReadError {
@@ -244,7 +321,11 @@ mod tests {
         fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert_eq!(
             message(read(dir.path(), &key).unwrap_err()),
-            "frame_0000.png: checksum mismatch"
+            format!(
+                "frame_0000.png: {} bytes where {} are listed",
+                bytes.len() / 2,
+                bytes.len()
+            )
         );
 
         let (dir, key, _) = written();
@@ -282,6 +363,96 @@ mod tests {
         assert_eq!(
             message(read(dir.path(), &key).unwrap_err()),
             "clip.json: 8x4 with 2 frames does not match its recipe's 8x4 with 3 frames"
+        );
+    }
+
+    /// Reads on a thread, failing if the read has not returned after 10 s: a hang detector (the old code
+    /// blocked forever on a FIFO), not a timing test.
+    #[cfg(unix)]
+    fn read_without_hanging(dir: &Path, key: &ClipKey) -> String {
+        let (dir, key) = (dir.to_path_buf(), key.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(message(read(&dir, &key).unwrap_err())));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read hung")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_devices_and_symlinks_are_corrupt_without_blocking() {
+        use std::os::unix::fs::symlink;
+        let mkfifo = |path: &Path| {
+            fs::remove_file(path).unwrap();
+            let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        };
+        let to_dev_zero = |path: &Path| {
+            fs::remove_file(path).unwrap();
+            symlink("/dev/zero", path).unwrap();
+        };
+        let symlink_loop = "Too many levels of symbolic links (os error 40)";
+        type Spoil<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Spoil, String); 5] = [
+            (
+                "frame_0001.png",
+                &mkfifo,
+                "frame_0001.png: not a regular file".into(),
+            ),
+            (
+                "clip.json.b3",
+                &mkfifo,
+                "clip.json.b3: not a regular file".into(),
+            ),
+            ("clip.json", &mkfifo, "clip.json: not a regular file".into()),
+            (
+                "frame_0000.png",
+                &to_dev_zero,
+                format!("frame_0000.png: {symlink_loop}"),
+            ),
+            (
+                "clip.json",
+                &to_dev_zero,
+                format!("clip.json: {symlink_loop}"),
+            ),
+        ];
+        for (file, spoil, expected) in cases {
+            let (dir, key, _) = written();
+            spoil(&dir.path().join(file));
+            assert_eq!(read_without_hanging(dir.path(), &key), expected);
+        }
+
+        let (dir, key, _) = written();
+        let link = dir.path().with_extension("link");
+        symlink(dir.path(), &link).unwrap();
+        assert_eq!(
+            message(read(&link, &key).unwrap_err()),
+            "entry folder: not a folder"
+        );
+        fs::remove_file(link).unwrap();
+    }
+
+    #[test]
+    fn sizes_are_checked_before_anything_is_read() {
+        let (dir, key, _) = written();
+        resigned(dir.path(), |json| {
+            json["files"][0]["bytes"] = (1u64 << 40).into()
+        });
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "frame_0000.png: listed as 1099511627776 bytes, more than a 8x4 frame can be"
+        );
+
+        // A sparse clip.json one byte over the limit: refused by its size, not read.
+        let (dir, key, _) = written();
+        let json = fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(METADATA))
+            .unwrap();
+        json.set_len(MAX_METADATA_BYTES + 1).unwrap();
+        assert_eq!(
+            message(read(dir.path(), &key).unwrap_err()),
+            "clip.json: 16777217 bytes, more than the 16777216 it may have"
         );
     }
 

@@ -8,19 +8,27 @@
 //! - Disk ([`cache_folder`]): one folder per clip, `<key>/frame_0000.png…` (16-bit RGB) + `clip.json`
 //!   (+ `clip.json.b3`), published by atomic rename, verified on read, LRU-evicted under a size cap.
 //! - [`ClipCache::get_or_generate`]: single flight across threads (in memory) and processes (lock files);
-//!   a failed or cancelled generation hands over to a waiter; a disk failure never fails the caller.
+//!   a failed or cancelled generation hands over to a waiter; a stuck lock holder (no heartbeat for
+//!   [`DEFAULT_LOCK_TAKEOVER`]) is taken over; a disk failure never fails the caller.
+//! - The disk folder is tagged (`CACHEDIR.TAG`); only provably own entries are evicted or cleared, and no
+//!   file is opened through a symlink or as a FIFO or device.
 
 mod cache;
 mod clip;
 mod entry;
+mod holder;
 mod identity;
+mod marker;
 mod memory;
+mod nofollow;
 mod png16;
 pub mod recipe;
 mod store;
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(all(test, unix))]
+mod folder_tests;
 
 pub use cache::{
     cache_folder, ClipCache, Fetched, GetError, Options, Source, DEFAULT_DISK_CAP,
@@ -29,3 +37,4 @@ pub use cache::{
 pub use clip::{Clip, ClipError};
 pub use identity::model_identity;
 pub use recipe::{canonical_json, ClipKey, Recipe};
+pub use store::{ClearReport, DEFAULT_LOCK_TAKEOVER};

@@ -2,40 +2,115 @@
 //! temporary folder inside the root, synced, then renamed), a per-key lock file serialises generation of a
 //! key across processes, and a size cap evicts the least recently read entries.
 //!
-//! Layout of the root: `<key>/` entries (see [`crate::entry`]), `.locks/<key>.lock` (empty files locked with
-//! `File::lock`; the OS releases a lock when its holder dies, so a crashed render node never blocks others;
-//! the files are never deleted, which would let two processes lock different inodes of one name),
-//! `.tmp-<key>-…` entries being written and `.trash-…` entries being deleted. Only a holder of a key's lock
-//! writes that key's entry, so a `.tmp-<key>-…` seen by a lock holder is a dead writer's. Removal (clear,
-//! discarding a corrupt entry) is a rename away, atomic for readers, so it needs no lock.
+//! Layout of the root:
+//! - `CACHEDIR.TAG` ([`crate::marker`]): says the folder is this cache's. It is written when the folder is
+//!   first used for writing, if the folder is empty or holds nothing but cache things (an older cache). A
+//!   folder holding anything else without the tag is not written to, and nothing in it is ever removed.
+//! - `<key>/` entries (see [`crate::entry`]). Eviction and Clear all remove only entries that are provably
+//!   ours: a real folder (not a file, not a symlink) named by a key whose `clip.json` has our format and
+//!   that key, in a tagged root. Sizes are allocated blocks, never following symlinks.
+//! - `.locks/<key>.lock`: empty files locked with `File::lock`; the OS releases a lock when its holder dies,
+//!   so a crashed render node never blocks others; the files are never deleted, which would let two
+//!   processes lock different inodes of one name. `.locks` must be a real folder and lock files regular
+//!   files: nothing is created or written through a symlink.
+//! - `.locks/<key>.holder`: the lock holder's record ([`crate::holder`]: host, pid, start time), rewritten
+//!   every [`HEARTBEAT`](holder::HEARTBEAT) while the lock is held. A waiter shows it to its user; if the
+//!   record does not change for the takeover time ([`DEFAULT_LOCK_TAKEOVER`]) the holder is stuck (stopped,
+//!   wedged node) and the waiter generates the clip itself without the lock, publishing it atomically.
+//! - `.tmp-<key>-<host>-<pid>-<n>/` entries being written and `.trash-…/` entries being deleted (only
+//!   folders with these exact prefixes are ever swept). Since a writer that took over a stuck holder's key
+//!   writes without the lock, a `.tmp-` folder is removed only when its writer is provably dead: same host
+//!   and its pid has exited, or untouched for [`ABANDONED_WRITE`] (another host's writer).
+//!
+//! Removal (clear, discarding a corrupt entry) is a rename away, atomic for readers, so it needs no lock.
 
 use crate::clip::Clip;
 use crate::entry::{self, Metadata, Provenance, ReadError};
+use crate::holder::{self, Heartbeat, Holder};
+use crate::marker::{self, MARKER};
+use crate::nofollow;
 use crate::recipe::{ClipKey, Recipe};
 use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 const LOCKS: &str = ".locks";
 const TMP_PREFIX: &str = ".tmp-";
 const TRASH_PREFIX: &str = ".trash-";
 /// How often a waiter for another process's lock re-checks it and its abort callback.
 const LOCK_POLL: Duration = Duration::from_millis(10);
+/// How often a waiter re-reads the holder record.
+const HOLDER_POLL: Duration = Duration::from_millis(250);
+/// Default time a lock holder may show no heartbeat before a waiter takes over its key (override with
+/// `T2V_LOCK_TAKEOVER_SECS` or `ClipCache::set_lock_takeover`).
+pub const DEFAULT_LOCK_TAKEOVER: Duration = Duration::from_secs(120);
+/// The shortest takeover time: several heartbeats, so a live holder is never taken over.
+pub(crate) const MIN_LOCK_TAKEOVER: Duration = Duration::from_secs(2);
+/// A `.tmp-` folder whose writer cannot be checked (another host) is abandoned after this long untouched.
+pub(crate) const ABANDONED_WRITE: Duration = Duration::from_secs(3600);
 
 pub(crate) struct Store {
     root: PathBuf,
 }
 
-/// Holds a key's cross-process lock until dropped.
+/// The right to write a key's entry until dropped: its lock, held with a heartbeat, or a takeover from a
+/// holder that showed no sign of life.
 pub(crate) struct KeyLock {
+    _held: Option<Held>,
+}
+
+/// Fields drop in order: the heartbeat stops before the lock file closes (which releases the lock).
+struct Held {
+    _heartbeat: Heartbeat,
     _file: File,
 }
 
 pub(crate) enum LockError {
     Io(io::Error),
     Aborted,
+}
+
+/// How a call waits for a key's lock.
+pub(crate) struct Waiting<'a> {
+    /// Polled while another process holds the lock; `true` gives up.
+    pub(crate) should_abort: Option<&'a dyn Fn() -> bool>,
+    /// Told when the call starts waiting (who holds the lock) and when it takes over.
+    pub(crate) on_wait: Option<&'a dyn Fn(&str)>,
+    /// How long the holder record may stay unchanged before the waiter takes over.
+    pub(crate) takeover: Duration,
+}
+
+/// What Clear all did in a disk folder, for the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClearReport {
+    /// Entries removed.
+    pub removed: usize,
+    /// Entries that could not be removed, each as "name: reason".
+    pub failed: Vec<String>,
+    /// Why nothing in the folder was touched (it is not this cache's), if so.
+    pub refused: Option<String>,
+}
+
+impl std::fmt::Display for ClearReport {
+    /// "Cleared 12 clips; 1 could not be removed: `<key>`: Permission denied (os error 13)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(why) = &self.refused {
+            return write!(f, "Cleared no clips on disk: {why}");
+        }
+        let clips = if self.removed == 1 { "clip" } else { "clips" };
+        write!(f, "Cleared {} {clips}", self.removed)?;
+        if !self.failed.is_empty() {
+            write!(
+                f,
+                "; {} could not be removed: {}",
+                self.failed.len(),
+                self.failed.join("; ")
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -58,52 +133,131 @@ impl Store {
     pub(crate) fn read(&self, key: &ClipKey) -> Result<(Clip, Metadata), ReadError> {
         let dir = self.entry_dir(key);
         let found = entry::read(&dir, key)?;
-        if let Err(e) =
-            File::open(dir.join(entry::METADATA)).and_then(|f| f.set_modified(SystemTime::now()))
+        if let Err(e) = nofollow::open_regular(&dir.join(entry::METADATA))
+            .and_then(|f| f.set_modified(SystemTime::now()))
         {
             log::debug!("clip cache: cannot record use of {}: {e}", dir.display());
         }
         Ok(found)
     }
 
-    /// Waits for the key's lock; `should_abort` (polled while another process holds it) gives up.
-    pub(crate) fn lock(
-        &self,
-        key: &ClipKey,
-        should_abort: Option<&dyn Fn() -> bool>,
-    ) -> Result<KeyLock, LockError> {
-        let file = self.lock_file(key).map_err(LockError::Io)?;
-        let Some(should_abort) = should_abort else {
-            file.lock().map_err(LockError::Io)?;
-            return Ok(KeyLock { _file: file });
-        };
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(KeyLock { _file: file }),
-                Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
-                Err(TryLockError::WouldBlock) if should_abort() => return Err(LockError::Aborted),
-                Err(TryLockError::WouldBlock) => std::thread::sleep(LOCK_POLL),
+    /// Makes sure the cache may write and remove things here: creates the root if missing and tags it if it
+    /// holds nothing but cache things. A folder holding anything else without our tag is refused.
+    pub(crate) fn claim(&self) -> io::Result<()> {
+        if marker::is_marked(&self.root) {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.root)?;
+        for item in fs::read_dir(&self.root)? {
+            let name = item?.file_name();
+            if !name.to_str().is_some_and(|n| self.is_cache_thing(n)) {
+                return Err(io::Error::other(format!(
+                    "it holds {name:?}, which is not the cache's, and no {MARKER} of this plugin, so the \
+                     cache writes and removes nothing there (choose an empty folder)"
+                )));
+            }
+        }
+        marker::mark(&self.root)
+    }
+
+    /// What a cache folder may hold before it was tagged: `.locks`, entries and scratch folders.
+    fn is_cache_thing(&self, name: &str) -> bool {
+        let path = self.root.join(name);
+        match ClipKey::from_hex(name) {
+            Some(key) => entry::is_ours(&path, &key),
+            None => {
+                let known =
+                    name == LOCKS || name.starts_with(TMP_PREFIX) || name.starts_with(TRASH_PREFIX);
+                known && is_real_dir(&path)
             }
         }
     }
 
-    fn try_lock(&self, key: &ClipKey) -> Option<KeyLock> {
+    /// Waits for the key's lock, telling `waiting.on_wait` who holds it; takes over from a holder whose
+    /// record has not changed for `waiting.takeover`. Holding it keeps a heartbeat in the holder record.
+    pub(crate) fn lock(&self, key: &ClipKey, waiting: &Waiting) -> Result<KeyLock, LockError> {
+        self.claim().map_err(LockError::Io)?;
+        let file = self.lock_file(key).map_err(LockError::Io)?;
+        let record_path = self.root.join(LOCKS).join(format!("{key}.holder"));
+        let mut watched: Option<(Option<Vec<u8>>, Instant)> = None;
+        let mut next_look = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    let heartbeat = Heartbeat::start(&record_path, Holder::this_process())
+                        .map_err(|e| LockError::Io(in_file(&record_path, e)))?;
+                    return Ok(KeyLock {
+                        _held: Some(Held {
+                            _heartbeat: heartbeat,
+                            _file: file,
+                        }),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if waiting.should_abort.is_some_and(|abort| abort()) {
+                return Err(LockError::Aborted);
+            }
+            if Instant::now() >= next_look {
+                let read = holder::read_record(&record_path);
+                let who = holder::describe_record(&read);
+                let record = read.ok();
+                match &mut watched {
+                    None => {
+                        notify(
+                            waiting,
+                            &format!("waiting for another render of this clip ({who})"),
+                        );
+                        watched = Some((record, Instant::now()));
+                    }
+                    Some((seen, since)) if *seen != record => {
+                        (*seen, *since) = (record, Instant::now())
+                    }
+                    Some((_, since)) if since.elapsed() >= waiting.takeover => {
+                        let text = format!(
+                            "another render of this clip ({who}) has shown no sign of life for {} s; \
+                             generating it here",
+                            waiting.takeover.as_secs()
+                        );
+                        log::warn!("clip cache: {text} (key {key})");
+                        notify(waiting, &text);
+                        return Ok(KeyLock { _held: None });
+                    }
+                    Some(_) => {}
+                }
+                next_look = Instant::now() + HOLDER_POLL;
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
+    }
+
+    /// The key's lock if nobody holds it now (no heartbeat: held only for a moment).
+    fn try_lock(&self, key: &ClipKey) -> Option<File> {
         let file = self.lock_file(key).ok()?;
         file.try_lock().ok()?;
-        Some(KeyLock { _file: file })
+        Some(file)
     }
 
-    /// Opens (creating the root and lock folder if needed) the key's lock file.
+    /// Opens (creating the lock folder if needed) the key's lock file, never through a symlink.
     fn lock_file(&self, key: &ClipKey) -> io::Result<File> {
-        fs::create_dir_all(self.root.join(LOCKS))?;
-        File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.root.join(LOCKS).join(format!("{key}.lock")))
+        let locks = self.root.join(LOCKS);
+        match fs::create_dir(&locks) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        if !is_real_dir(&locks) {
+            return Err(io::Error::other(format!(
+                "{} is not a folder (a symlink or file); the cache does not follow it",
+                locks.display()
+            )));
+        }
+        let path = locks.join(format!("{key}.lock"));
+        nofollow::open_or_create(&path).map_err(|e| in_file(&path, e))
     }
 
-    /// Publishes an entry atomically; the caller holds the key's lock. On failure nothing is left behind.
+    /// Publishes an entry atomically; the caller has the key's [`KeyLock`]. On failure nothing is left
+    /// behind.
     pub(crate) fn write(
         &self,
         key: &ClipKey,
@@ -135,61 +289,124 @@ impl Store {
         written
     }
 
-    /// Removes a key's entry: renamed away first so readers never see it half-deleted.
+    /// Removes a key's entry: renamed away first so readers never see it half-deleted. Only a real folder
+    /// in a folder the cache may write to is removed.
     pub(crate) fn discard(&self, key: &ClipKey) -> io::Result<()> {
+        let dir = self.entry_dir(key);
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(m) if !m.is_dir() => {
+                return Err(io::Error::other(
+                    "not a cache entry (not a folder); left alone",
+                ))
+            }
+            Ok(_) => {}
+        }
+        self.claim()?;
+        hooks::before_remove(&self.root, key)?;
         let trash = self.scratch_name(TRASH_PREFIX, key);
-        match fs::rename(self.entry_dir(key), &trash) {
+        match fs::rename(&dir, &trash) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
             Ok(()) => fs::remove_dir_all(&trash),
         }
     }
 
-    /// Removes folders left by writers of `key` that died; the caller holds the key's lock.
+    /// Removes folders left by writers of `key` that are provably dead (see the module docs).
     pub(crate) fn remove_dead_writes(&self, key: &ClipKey) {
         let prefix = format!("{TMP_PREFIX}{key}-");
         for name in self.names() {
             if name.starts_with(&prefix) {
-                log::info!("clip cache: removing unfinished entry {name} of a writer that died");
-                remove_logged(&self.root.join(name));
+                self.sweep_write(&name);
             }
         }
     }
 
-    /// Removes every entry (entries being written by other processes appear afterwards).
-    pub(crate) fn clear_all(&self) -> io::Result<()> {
+    /// Removes the `.tmp-` folder `name` if its writer is provably dead.
+    fn sweep_write(&self, name: &str) {
+        let path = self.root.join(name);
+        let Ok(metadata) = fs::symlink_metadata(&path) else {
+            return;
+        };
+        if !metadata.is_dir() {
+            return;
+        }
+        let writer = name.get(TMP_PREFIX.len() + 65..).and_then(|rest| {
+            let mut parts = rest.rsplitn(3, '-');
+            let (_n, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((host, pid.parse::<u32>().ok()?))
+        });
+        let dead = match writer {
+            Some((host, pid)) if host == holder::host_name() => holder::process_is_gone(pid),
+            _ => false,
+        };
+        let abandoned = metadata
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age > ABANDONED_WRITE);
+        if dead || abandoned {
+            log::info!("clip cache: removing unfinished entry {name} of a writer that died");
+            remove_logged(&path);
+        }
+    }
+
+    /// Removes every entry that is provably ours, going on past failures, and sweeps dead leftovers. A
+    /// folder that is not the cache's is left alone (the report says why).
+    pub(crate) fn clear_all(&self) -> io::Result<ClearReport> {
+        let mut report = ClearReport::default();
+        match fs::symlink_metadata(&self.root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(report),
+            other => other?,
+        };
+        if let Err(e) = self.claim() {
+            log::warn!("clip cache: not clearing {}: {e}", self.root.display());
+            report.refused = Some(format!("{}: {e}", self.root.display()));
+            return Ok(report);
+        }
         for name in self.names() {
-            if let Some(key) = ClipKey::from_hex(&name) {
-                self.discard(&key)?;
+            match ClipKey::from_hex(&name) {
+                Some(key) if entry::is_ours(&self.root.join(&name), &key) => {
+                    match self.discard(&key) {
+                        Ok(()) => report.removed += 1,
+                        Err(e) => report.failed.push(format!("{name}: {e}")),
+                    }
+                }
+                _ => self.sweep_leftover(&name),
             }
         }
-        Ok(())
+        for failure in &report.failed {
+            log::warn!("clip cache: cannot clear {failure}");
+        }
+        Ok(report)
     }
 
     /// Deletes least recently read entries until the folder's entries total at most `cap` bytes, never
-    /// `keep` (the entry just written) nor an entry whose key another process holds. Also sweeps leftovers
-    /// of dead writers and deleters.
+    /// `keep` (the entry just written) nor an entry whose key another process holds; failures are logged
+    /// and skipped. Also sweeps leftovers of dead writers and deleters. Only in a tagged folder.
     pub(crate) fn evict_to(&self, cap: u64, keep: &ClipKey) {
+        if !marker::is_marked(&self.root) {
+            log::warn!(
+                "clip cache: not evicting in {}: it has no {MARKER} of this plugin",
+                self.root.display()
+            );
+            return;
+        }
         let mut entries = Vec::new();
         let mut total = 0;
         for name in self.names() {
             let path = self.root.join(&name);
-            if let Some(key) = ClipKey::from_hex(&name) {
-                let size = folder_size(&path);
-                total += size;
-                let used = fs::metadata(path.join(entry::METADATA))
-                    .and_then(|m| m.modified())
-                    .ok();
-                entries.push((used, key, size));
-            } else if name.starts_with(TRASH_PREFIX) {
-                remove_logged(&path);
-            } else if let Some(key) = name
-                .strip_prefix(TMP_PREFIX)
-                .and_then(|rest| ClipKey::from_hex(rest.get(..64)?))
-            {
-                if let Some(_lock) = self.try_lock(&key) {
-                    self.remove_dead_writes(&key);
+            match ClipKey::from_hex(&name) {
+                Some(key) if entry::is_ours(&path, &key) => {
+                    let size = entry_usage(&path);
+                    total += size;
+                    let used = fs::symlink_metadata(path.join(entry::METADATA))
+                        .and_then(|m| m.modified())
+                        .ok();
+                    entries.push((used, key, size));
                 }
+                _ => self.sweep_leftover(&name),
             }
         }
         entries.sort();
@@ -215,6 +432,18 @@ impl Store {
         }
     }
 
+    /// Removes `name` if it is a scratch folder nobody uses any more: a `.trash-` folder (a deleter died or
+    /// failed) or a `.tmp-` folder of a dead writer. Anything else is left alone.
+    fn sweep_leftover(&self, name: &str) {
+        let path = self.root.join(name);
+        if name.starts_with(TRASH_PREFIX) && is_real_dir(&path) {
+            remove_logged(&path);
+        } else if name.starts_with(TMP_PREFIX) {
+            self.sweep_write(name);
+        }
+    }
+
+    /// The root's names that are text (the cache's own names all are).
     fn names(&self) -> Vec<String> {
         let Ok(read) = fs::read_dir(&self.root) else {
             return Vec::new();
@@ -223,22 +452,45 @@ impl Store {
             .collect()
     }
 
-    /// A fresh name in the root, unique across processes (pid) and calls (counter).
+    /// A fresh name in the root, unique across machines (host), processes (pid) and calls (counter).
     fn scratch_name(&self, prefix: &str, key: &ClipKey) -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join(format!("{prefix}{key}-{}-{n}", std::process::id()))
+        self.root.join(format!(
+            "{prefix}{key}-{}-{}-{n}",
+            holder::host_name(),
+            std::process::id()
+        ))
     }
 }
 
-fn folder_size(dir: &Path) -> u64 {
+fn notify(waiting: &Waiting, text: &str) {
+    if let Some(on_wait) = waiting.on_wait {
+        on_wait(text);
+    }
+}
+
+/// A folder itself, not a symlink to one.
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// An error that names the file it is about.
+fn in_file(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Bytes an entry folder occupies: the folder and the files in it (entries are flat), never following
+/// symlinks, counted in allocated blocks.
+pub(crate) fn entry_usage(dir: &Path) -> u64 {
+    let own = fs::symlink_metadata(dir).map_or(0, |m| nofollow::disk_usage(&m));
     let Ok(read) = fs::read_dir(dir) else {
-        return 0;
+        return own;
     };
-    read.filter_map(|e| e.ok()?.metadata().ok())
-        .map(|m| m.len())
-        .sum()
+    own + read
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| nofollow::disk_usage(&m))
+        .sum::<u64>()
 }
 
 fn remove_logged(path: &Path) {
@@ -247,16 +499,24 @@ fn remove_logged(path: &Path) {
     }
 }
 
-/// Test seam: lets tests fail or freeze a write after a given frame, per cache root.
+/// Test seam: lets tests fail or freeze a write after a given frame, or fail removing an entry, per root.
 #[cfg(not(test))]
 mod hooks {
     pub(super) fn after_frame(_root: &std::path::Path, _index: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn before_remove(
+        _root: &std::path::Path,
+        _key: &crate::ClipKey,
+    ) -> std::io::Result<()> {
         Ok(())
     }
 }
 
 #[cfg(test)]
 pub(crate) mod hooks {
+    use crate::ClipKey;
     use parking_lot::Mutex;
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
@@ -279,5 +539,27 @@ pub(crate) mod hooks {
     pub(super) fn after_frame(root: &Path, index: usize) -> std::io::Result<()> {
         let hook = HOOKS.lock().as_ref().and_then(|h| h.get(root).cloned());
         hook.map_or(Ok(()), |hook| hook(index))
+    }
+
+    type RemoveHook = Arc<dyn Fn(&ClipKey) -> std::io::Result<()> + Send + Sync>;
+    static REMOVE_HOOKS: Mutex<Option<HashMap<PathBuf, RemoveHook>>> = Mutex::new(None);
+
+    /// Runs `hook` before each entry under `root` is removed; an error stands for a failed removal.
+    pub(crate) fn set_before_remove(
+        root: &Path,
+        hook: impl Fn(&ClipKey) -> std::io::Result<()> + Send + Sync + 'static,
+    ) {
+        REMOVE_HOOKS
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .insert(root.to_path_buf(), Arc::new(hook));
+    }
+
+    pub(super) fn before_remove(root: &Path, key: &ClipKey) -> std::io::Result<()> {
+        let hook = REMOVE_HOOKS
+            .lock()
+            .as_ref()
+            .and_then(|h| h.get(root).cloned());
+        hook.map_or(Ok(()), |hook| hook(key))
     }
 }

@@ -57,6 +57,7 @@ pub fn check(data: &[u8]) {
             folder: Some(folder.path()),
             plugin_version: "fuzz",
             should_abort: None,
+            on_wait: None,
         };
         ClipCache::new(1 << 20, 1 << 30)
             .get_or_generate(&recipe, &options, || Ok::<_, String>(original_clip()))

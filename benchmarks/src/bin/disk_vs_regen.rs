@@ -31,6 +31,7 @@ fn run() -> Result<(), String> {
         folder: Some(folder.path()),
         plugin_version: "benchmark",
         should_abort: None,
+        on_wait: None,
     };
     let stored = ClipCache::new(1 << 30, u64::MAX)
         .get_or_generate(&recipe, &options, generate)
