@@ -2,7 +2,6 @@
 
 use crate::clip::Clip;
 use crate::entry::{Provenance, ReadError};
-use crate::holder::Holder;
 use crate::memory::Lru;
 use crate::recipe::{ClipKey, Recipe};
 use crate::store::{
@@ -46,10 +45,11 @@ pub struct Options<'a> {
     /// Polled while waiting for another thread or process to finish this clip; `true` gives up with
     /// [`GetError::Aborted`] (the other generation goes on).
     pub should_abort: Option<&'a dyn Fn() -> bool>,
-    /// Told, in words for the user, when the call starts waiting for another generation of this clip
-    /// (another thread, or the process holding its lock: "waiting for another render of this clip (host
-    /// render07, pid 4242, started 21:03:11 UTC)"), and when it stops waiting for a holder that showed no
-    /// sign of life for the takeover time and generates the clip itself.
+    /// Told, in words for the user, when the call starts waiting for another process generating this clip
+    /// (the one holding its lock: "waiting for another render of this clip (host render07, pid 4242,
+    /// started 21:03:11 UTC)"), and when it stops waiting for a holder that showed no sign of life for the
+    /// takeover time and generates the clip itself. Not for another thread of this process: that one
+    /// shows its own progress.
     pub on_wait: Option<&'a dyn Fn(&str)>,
 }
 
@@ -120,11 +120,10 @@ enum MemValue {
 
 /// One generation in progress; `outcome` becomes `Some` when it ends (`Some(None)`: failed or cancelled,
 /// a waiter takes over).
+#[derive(Default)]
 struct Flight {
     outcome: Mutex<Option<Option<Arc<Stored>>>>,
     done: Condvar,
-    /// This process, since the flight started: what a waiter tells its user.
-    holder: Holder,
 }
 
 /// Memory tier plus single flight over a disk tier. Use [`ClipCache::global`] from plugin code so
@@ -206,11 +205,7 @@ impl ClipCache {
                 match flights.get(&key) {
                     Some(flight) => (flight.clone(), false),
                     None => {
-                        let flight = Arc::new(Flight {
-                            outcome: Mutex::new(None),
-                            done: Condvar::new(),
-                            holder: Holder::this_process(),
-                        });
+                        let flight = Arc::<Flight>::default();
                         flights.insert(key.clone(), flight.clone());
                         (flight, true)
                     }
@@ -229,12 +224,6 @@ impl ClipCache {
                     return Ok(fetched(&key, &stored, Source::Memory, None));
                 }
                 return self.lead(recipe, &key, options, generate, &mut lead);
-            }
-            if let Some(on_wait) = options.on_wait {
-                on_wait(&format!(
-                    "waiting for another render of this clip ({})",
-                    flight.holder.describe()
-                ));
             }
             match wait(&flight, options.should_abort) {
                 None => return Err(GetError::Aborted),

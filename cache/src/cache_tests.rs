@@ -311,7 +311,7 @@ fn a_failed_or_panicking_leader_is_taken_over_by_a_waiter() {
 }
 
 #[test]
-fn a_waiter_is_told_who_generates_and_can_stop_waiting() {
+fn a_waiter_for_another_thread_can_stop_waiting_and_is_told_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(64 * MB, u64::MAX);
     let recipe = sample_recipe("abort");
@@ -342,16 +342,8 @@ fn a_waiter_is_told_who_generates_and_can_stop_waiting() {
             result.unwrap_err().to_string(),
             "stopped waiting for another generation of this clip"
         );
-        let told = told.into_inner();
-        let this = format!(
-            "waiting for another render of this clip (host {}, pid {}, started ",
-            holder::host_name(),
-            std::process::id()
-        );
-        assert!(
-            told.len() == 1 && told[0].starts_with(&this) && told[0].ends_with(" UTC)"),
-            "{told:?}"
-        );
+        // Another thread of this process shows its own progress: nothing to tell.
+        assert_eq!(told.into_inner(), Vec::<String>::new());
         release_tx.send(()).unwrap();
         assert_eq!(leader.join().unwrap().unwrap().source, Source::Generated);
     });

@@ -2,6 +2,7 @@
 //! cancellation (host abort or the progress dialog's cancel stop within one denoising step; nothing is
 //! cached then).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use clip_cache::{Clip, ClipCache, Fetched, GetError, Options, Source};
@@ -44,16 +45,36 @@ pub fn get_or_generate(
     cache_folder: &std::path::Path,
     gpu: bool,
 ) -> std::result::Result<Served, Failure> {
-    let abort = || effect.aborted();
+    // While another render makes this clip, a progress bar says who, so the user can cancel the wait.
+    let waiting: RefCell<Option<Progress>> = RefCell::new(None);
+    let on_wait = |text: &str| {
+        waiting.replace(None); // a host shows one progress at a time: end the previous one first
+        let label = format!("Text to Video: {text}");
+        waiting.replace(Some(Progress::start(
+            effect.suites.clone(),
+            effect.raw(),
+            &label,
+        )));
+    };
+    let abort = || {
+        let cancelled = waiting
+            .borrow_mut()
+            .as_mut()
+            .is_some_and(|p| !p.update(0.0));
+        cancelled || effect.aborted()
+    };
     let options = Options {
         folder: folder(cache_folder),
         plugin_version: env!("CARGO_PKG_VERSION"),
         should_abort: Some(&abort),
+        on_wait: Some(&on_wait),
     };
     let mut notes = Vec::new();
     let result = ClipCache::global().get_or_generate(&job.recipe, &options, || {
+        waiting.replace(None);
         run_model(effect, job, gpu, &mut notes)
     });
+    waiting.replace(None);
     match result {
         Ok(fetched) => Ok(Served { fetched, notes }),
         Err(GetError::Aborted) | Err(GetError::Generate(Failure::Cancelled)) => {

@@ -167,10 +167,14 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
             bump_generation(&params)?;
         }
         names::CLEAR_ALL => {
-            ClipCache::global()
+            let report = ClipCache::global()
                 .clear_all(folder)
                 .map_err(|e| Error::failed(format!("cannot clear the cache: {e}")))?;
             session::forget(None);
+            if !report.failed.is_empty() || report.refused.is_some() {
+                show_warning(effect, &report.to_string());
+            }
+            session::set_status(&key, report.to_string());
             bump_generation(&params)?;
         }
         _ => {}
