@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clip_cache::{canonical_json, model_identity, Recipe};
+use clip_cache::{canonical_json, Recipe};
 use parking_lot::Mutex;
 use t2v_engine::{
-    Defaults, EngineError, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind,
+    model_identity, Defaults, EngineError, Model, ModelPackage, Request, RuntimeOptions,
+    SchedulerKind,
 };
 
 use crate::location;
@@ -57,6 +58,16 @@ impl Package {
             return Ok(model.clone());
         }
         let model = Arc::new(Model::load(dir, options)?);
+        if model.identity() != self.identity {
+            // Clips are cached under `identity`: frames from other files must not be stored under it.
+            return Err(EngineError::Package {
+                dir: dir.to_path_buf(),
+                message:
+                    "changed during the render (its files are not the ones this render started \
+                          with); render again to use the new content"
+                        .into(),
+            });
+        }
         models.insert(*options, model.clone());
         Ok(model)
     }
@@ -95,7 +106,7 @@ pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
 }
 
 /// The package in `dir`, parsed once per process and content (a model replaced in place is parsed again:
-/// its identity, a content digest the cache memoises by file size and mtime, changes).
+/// its identity, a content digest memoised by every file's stat, changes).
 pub fn package(dir: &Path) -> Result<Arc<Package>> {
     type Packages = HashMap<(PathBuf, String), Arc<Package>>;
     static PACKAGES: Mutex<Option<Packages>> = Mutex::new(None);
@@ -103,8 +114,7 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
         // Let the engine word the error, as for every other broken package.
         ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
     }
-    let identity = model_identity(dir)
-        .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
+    let identity = model_identity(dir).map_err(|e| Error::failed(e.to_string()))?;
     // One slot per folder however it is named, so it loads once.
     let folder = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let slot = (folder.clone(), identity.clone());
