@@ -34,8 +34,9 @@ pub const MAX_LATENT_CHANNELS: usize = 1024;
 /// Largest JSON or tokenizer file the engine reads into memory.
 pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
-/// Most files and folders a package may hold (bounds the walk over it).
-pub const MAX_PACKAGE_ENTRIES: usize = 10_000;
+/// Most files and folders a package may hold (bounds the walk over it; a git clone of a model repository
+/// holds thousands of objects under `.git/`).
+pub const MAX_PACKAGE_ENTRIES: usize = 100_000;
 
 /// The number of values in a tensor of shape `dims`, if it is within [`MAX_TENSOR_VALUES`] (checked
 /// arithmetic: shapes whose product overflows are too large too).

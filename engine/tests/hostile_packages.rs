@@ -270,6 +270,18 @@ fn non_finite_values_fail_the_generation_instead_of_returning_garbage() {
     common::init_runtime();
     let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let r = Request::with_defaults(model.defaults(), "a cat");
+    // the largest guidance allowed still gives finite frames
+    let strongest = Request {
+        guidance: 100.0,
+        ..r.clone()
+    };
+    let video = model.generate(&strongest, &mut |_| Flow::Continue).unwrap();
+    assert!(video
+        .frames
+        .concat()
+        .iter()
+        .all(|v| (0.0..=1.0).contains(v)));
+
     let shape = model.package().latent_shape(&r);
     for bad in [f32::NAN, f32::INFINITY] {
         let mut latents = vec![0.5f32; shape.iter().product()];
