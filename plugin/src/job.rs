@@ -348,6 +348,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_loaded_model_of_other_content_than_the_recipe_names_is_refused() {
+        let ort = std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../target/onnxruntime/libonnxruntime.so.1.31.1"
+                )
+                .into()
+            });
+        t2v_engine::init_onnx_runtime(&ort).unwrap();
+        let dir = PathBuf::from(fixture());
+        // as if the folder changed between naming the recipe and loading the model
+        let stale = Package {
+            package: ModelPackage::open(&dir).unwrap(),
+            identity: "blake3:what-the-folder-held-before".into(),
+            scheduler_config: String::new(),
+            models: Mutex::default(),
+        };
+        let options = RuntimeOptions::default();
+        assert_eq!(
+            stale.model(&dir, &options).unwrap_err().to_string(),
+            format!(
+                "model folder {}: changed during the render (its files are not the ones this render \
+                 started with); render again to use the new content",
+                dir.display()
+            )
+        );
+        let current = Package {
+            identity: model_identity(&dir).unwrap(),
+            ..stale
+        };
+        let model = current.model(&dir, &options).unwrap();
+        assert_eq!(model.identity(), current.identity);
+    }
+
+    #[test]
     fn a_missing_custom_model_names_its_folder() {
         let s = Settings {
             custom_model: "/nonexistent/model".into(),
