@@ -134,18 +134,18 @@ fn digest(dir: &Path, tree: &PackageTree) -> Result<String, EngineError> {
     Ok(format!("blake3:{}", hasher.finalize().to_hex()))
 }
 
-/// Runs `load` on the package in `dir` and returns its result with the identity of exactly the files it read:
-/// the fingerprint is taken before and after, and when the package changed in between (a file swapped while it
-/// loaded) the load is repeated, up to [`TRIES`] times.
+/// Runs `load` on the package in `dir`, giving it the identity of exactly the files it reads: the fingerprint
+/// is taken before and after, and when the package changed in between (a file swapped while it loaded) the load
+/// is repeated, up to [`TRIES`] times.
 pub(crate) fn load_consistent<T>(
     dir: &Path,
-    mut load: impl FnMut() -> Result<T, EngineError>,
-) -> Result<(T, String), EngineError> {
+    mut load: impl FnMut(String) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
     for _ in 0..TRIES {
         let (before, identity) = identify(dir)?;
-        let loaded = load();
+        let loaded = load(identity);
         if Fingerprint::read(dir)? == before {
-            return loaded.map(|value| (value, identity));
+            return loaded;
         }
         log::warn!(
             "{} changed while it was loaded; loading it again",
@@ -237,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "unet/model.onnx", b"old");
         let mut loads = 0;
-        let (read, identity) = load_consistent(dir.path(), || {
+        let (read, identity) = load_consistent(dir.path(), |identity| {
             loads += 1;
             let content = fs::read(dir.path().join("unet/model.onnx")).unwrap();
             if loads == 1 {
@@ -249,14 +249,14 @@ mod tests {
                 )
                 .unwrap();
             }
-            Ok(content)
+            Ok((content, identity))
         })
         .unwrap();
         assert_eq!((loads, read.as_slice()), (2, &b"new"[..]));
         assert_eq!(identity, model_identity(dir.path()).unwrap());
 
         let mut n = 0u8;
-        let err = load_consistent(dir.path(), || {
+        let err = load_consistent(dir.path(), |_| {
             n += 1;
             write(dir.path(), "unet/model.onnx", &vec![n; n as usize]);
             Ok(())

@@ -77,12 +77,14 @@ impl Model {
     /// Opens the package and creates its three sessions (slow: callers keep the model and share it). A package
     /// that changes while it loads is loaded again, so [`Model::identity`] names exactly what was loaded.
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
-        let (mut model, identity) = load_consistent(dir, || Self::load_once(dir, options))?;
-        model.identity = identity;
-        Ok(model)
+        load_consistent(dir, |identity| Self::load_once(dir, options, identity))
     }
 
-    fn load_once(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
+    fn load_once(
+        dir: &Path,
+        options: &RuntimeOptions,
+        identity: String,
+    ) -> Result<Self, EngineError> {
         let package = ModelPackage::open(dir)?;
         let text = load_session(dir, TEXT_ENCODER_FILE, options)?;
         let unet = load_session(dir, UNET_FILE, options)?;
@@ -110,7 +112,7 @@ impl Model {
         });
         Ok(Self {
             package,
-            identity: String::new(),
+            identity,
             io,
             sessions,
             device,
