@@ -358,3 +358,74 @@ fn a_model_swapped_before_it_loads_is_named_by_what_was_loaded() {
     assert_ne!(model.identity(), before);
     assert_eq!(model.identity(), model_identity(p).unwrap());
 }
+
+/// Every setting of every config, one at a time, set to each of a list of hostile values: opening the package
+/// never panics, and a package that opens keeps the promises the rest of the engine relies on.
+#[test]
+fn no_single_hostile_setting_makes_opening_panic() {
+    let copy = common::package_copy();
+    let p = copy.path();
+    let hostile = [
+        json!(0),
+        json!(-1),
+        json!(0.5),
+        json!(u32::MAX),
+        json!(u64::MAX),
+        json!(1e300),
+        json!(1e-300),
+        json!("x"),
+        json!([]),
+        json!([0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        json!({}),
+    ];
+    let files = [
+        "model_index.json",
+        "text_encoder/config.json",
+        "unet/config.json",
+        "vae_decoder/config.json",
+        "scheduler/scheduler_config.json",
+        "tokenizer/tokenizer_config.json",
+    ];
+    let mut opened = 0;
+    for rel in files {
+        let original = std::fs::read_to_string(p.join(rel)).unwrap();
+        let parsed: Value = serde_json::from_str(&original).unwrap();
+        let mut keys: Vec<Vec<String>> = parsed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| vec![k.clone()])
+            .collect();
+        if let Some(Value::Object(d)) = parsed.get("t2v_defaults") {
+            keys.extend(d.keys().map(|k| vec!["t2v_defaults".into(), k.clone()]));
+        }
+        for key in &keys {
+            for value in &hostile {
+                let mut edited = parsed.clone();
+                let slot = key.iter().fold(&mut edited, |v, k| &mut v[k.as_str()]);
+                *slot = value.clone();
+                std::fs::write(p.join(rel), edited.to_string()).unwrap();
+                let result = std::panic::catch_unwind(|| ModelPackage::open(p));
+                let Ok(result) = result else {
+                    panic!("{rel} {key:?} = {value} panics");
+                };
+                if let Ok(package) = result {
+                    opened += 1;
+                    let d = package.defaults();
+                    let m = package.shapes().size_multiple;
+                    assert!(m <= t2v_engine::MAX_SIDE, "{rel} {key:?} = {value}");
+                    for side in [d.width, d.height] {
+                        assert!(side % m == 0 && side <= t2v_engine::MAX_SIDE);
+                    }
+                    let r = Request::with_defaults(d, "a cat");
+                    assert!(
+                        package.validate(&r).is_ok(),
+                        "{rel} {key:?} = {value}: the defaults are refused"
+                    );
+                }
+            }
+        }
+        std::fs::write(p.join(rel), original).unwrap();
+    }
+    assert!(opened > 0, "some harmless values open");
+}
