@@ -2,7 +2,8 @@
 //! generated once — per process, per render farm — and a served frame costs about a memory copy.
 //!
 //! - [`Recipe`] → [`ClipKey`]: blake3 over a versioned, length-prefixed encoding of everything that decides
-//!   the frames ([`recipe`] documents it; [`model_identity`] names the model by content).
+//!   the frames ([`recipe`] documents it; the model is named by its content identity, which the engine
+//!   computes: `t2v_engine::model_identity`).
 //! - [`ClipCache::global`]: process-wide (hosts create throw-away render instances). Memory is an LRU with a
 //!   byte budget holding clips and resized output frames ([`ClipCache::resized_frame`]); hits hand out `Arc`s.
 //! - Disk ([`cache_folder`]): one folder per clip, `<key>/frame_0000.png…` (16-bit RGB) + `clip.json`
@@ -17,7 +18,6 @@ mod cache;
 mod clip;
 mod entry;
 mod holder;
-mod identity;
 mod marker;
 mod memory;
 mod nofollow;
@@ -35,6 +35,5 @@ pub use cache::{
     DEFAULT_MEMORY_BUDGET,
 };
 pub use clip::{Clip, ClipError};
-pub use identity::model_identity;
 pub use recipe::{canonical_json, ClipKey, Recipe};
 pub use store::{ClearReport, DEFAULT_LOCK_TAKEOVER};

@@ -30,7 +30,7 @@ const KEY_VERSION: u32 = 1;
 /// Every input that decides the frames of a generated clip.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
-    /// [`crate::model_identity`] of the model package.
+    /// The model package's content identity (`t2v_engine::model_identity`); opaque to the cache.
     pub model: String,
     pub prompt: String,
     pub negative_prompt: String,

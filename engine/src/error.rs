@@ -21,6 +21,10 @@ pub enum EngineError {
         model: &'static str,
         message: String,
     },
+    /// A model or a denoising step produced NaN or infinity (broken weights, settings out of their sane range):
+    /// the frames would be garbage, so nothing is returned (nor cached).
+    #[error("{0} produced NaN or infinite values; the model or its settings are broken")]
+    NotFinite(String),
     /// The progress callback asked to stop.
     #[error("generation cancelled")]
     Cancelled,

@@ -336,14 +336,20 @@ pub(crate) fn timestep_tensor(form: TimestepForm, batch: usize, t: f64) -> ort::
     })
 }
 
-/// A float output as f32 with its shape.
-pub(crate) fn read_float(value: &DynValue) -> ort::Result<(Vec<usize>, Vec<f32>)> {
-    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-        return Ok((shape.iter().map(|&d| d as usize).collect(), data.to_vec()));
+/// The shape of a float output, to check before [`read_float`] copies it.
+pub(crate) fn float_shape(value: &DynValue) -> ort::Result<Vec<usize>> {
+    let shape = match value.try_extract_tensor::<f32>() {
+        Ok((shape, _)) => shape,
+        Err(_) => value.try_extract_tensor::<f16>()?.0,
+    };
+    Ok(shape.iter().map(|&d| d as usize).collect())
+}
+
+/// A float output as f32.
+pub(crate) fn read_float(value: &DynValue) -> ort::Result<Vec<f32>> {
+    if let Ok((_, data)) = value.try_extract_tensor::<f32>() {
+        return Ok(data.to_vec());
     }
-    let (shape, data) = value.try_extract_tensor::<f16>()?;
-    Ok((
-        shape.iter().map(|&d| d as usize).collect(),
-        data.iter().map(|x| x.to_f32()).collect(),
-    ))
+    let (_, data) = value.try_extract_tensor::<f16>()?;
+    Ok(data.iter().map(|x| x.to_f32()).collect())
 }

@@ -3,7 +3,9 @@
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
 mod error;
+mod identity;
 mod io;
+pub mod limits;
 mod model;
 pub mod noise;
 mod package;
@@ -12,13 +14,14 @@ mod runtime;
 pub mod scheduler;
 mod stats;
 mod tokenizer;
+mod walk;
 
 pub use error::{panic_message, EngineError};
+pub use identity::model_identity;
+pub use limits::MAX_SIDE;
 pub use model::Model;
 pub use noise::NoiseStream;
-pub use package::{
-    Defaults, ModelPackage, Shapes, MAX_SIDE, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
-};
+pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{disable_onnx_runtime_telemetry, init_onnx_runtime, Device, RuntimeOptions};
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};

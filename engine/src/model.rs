@@ -7,7 +7,8 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
-use crate::io::{float_tensor, ids_tensor, read_float, timestep_tensor, PackageIo};
+use crate::identity::load_consistent;
+use crate::io::{float_shape, float_tensor, ids_tensor, read_float, timestep_tensor, PackageIo};
 use crate::noise::NoiseStream;
 use crate::package::{Defaults, ModelPackage, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 use crate::request::{Flow, Request, StepProgress, Video};
@@ -27,6 +28,7 @@ struct Sessions {
 /// A package with its ONNX Runtime sessions, shareable across threads (generations run one at a time).
 pub struct Model {
     package: ModelPackage,
+    identity: String,
     io: PackageIo,
     sessions: Mutex<Sessions>,
     device: Device,
@@ -50,25 +52,39 @@ fn inference(model: &'static str) -> impl Fn(ort::Error) -> EngineError {
 }
 
 impl Model {
-    /// A model that runs but returns another shape than the package's configs promise is a package made of
-    /// mismatched parts: the message names the folder and the file.
-    fn check_shape(
+    /// The output `name` of `file` as f32, if it has the shape the package's configs promise (checked before
+    /// copying it). A model that returns another shape is a package made of mismatched parts: the message names
+    /// the folder and the file.
+    fn output(
         &self,
-        file: &str,
-        got: &[usize],
+        outputs: &ort::session::SessionOutputs,
+        file: &'static str,
+        name: &str,
         expected: &[usize],
-    ) -> Result<(), EngineError> {
-        if got == expected {
-            return Ok(());
+    ) -> Result<Vec<f32>, EngineError> {
+        let fail = inference(file);
+        let value = &outputs[name];
+        let got = float_shape(value).map_err(&fail)?;
+        if got != expected {
+            return Err(EngineError::package(
+                self.package.dir(),
+                format!("{file} returned shape {got:?}, expected {expected:?}"),
+            ));
         }
-        Err(EngineError::package(
-            self.package.dir(),
-            format!("{file} returned shape {got:?}, expected {expected:?}"),
-        ))
+        read_float(value).map_err(&fail)
     }
 
-    /// Opens the package and creates its three sessions (slow: callers keep the model and share it).
+    /// Opens the package and creates its three sessions (slow: callers keep the model and share it). A package
+    /// that changes while it loads is loaded again, so [`Model::identity`] names exactly what was loaded.
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
+        load_consistent(dir, |identity| Self::load_once(dir, options, identity))
+    }
+
+    fn load_once(
+        dir: &Path,
+        options: &RuntimeOptions,
+        identity: String,
+    ) -> Result<Self, EngineError> {
         let package = ModelPackage::open(dir)?;
         let text = load_session(dir, TEXT_ENCODER_FILE, options)?;
         let unet = load_session(dir, UNET_FILE, options)?;
@@ -96,6 +112,7 @@ impl Model {
         });
         Ok(Self {
             package,
+            identity,
             io,
             sessions,
             device,
@@ -109,6 +126,11 @@ impl Model {
 
     pub fn defaults(&self) -> &Defaults {
         self.package.defaults()
+    }
+
+    /// The content identity (see [`crate::model_identity`]) of exactly the files this model was loaded from.
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// Where the sessions really run.
@@ -208,6 +230,7 @@ impl Model {
                 out
             };
             scheduler.step(i, &prediction, &mut latents, &mut noise);
+            finite(&latents, || format!("denoising step {} of {steps}", i + 1))?;
             if progress(StepProgress {
                 step: i as u32 + 1,
                 steps,
@@ -246,9 +269,9 @@ impl Model {
         let outputs = clock
             .onnx(|| text.run(ort::inputs!["input_ids" => input]))
             .map_err(&fail)?;
-        let (shape, data) = read_float(&outputs[self.io.text_output.as_str()]).map_err(&fail)?;
         let expected = [batch, tok.length(), self.package.shapes().text_hidden];
-        self.check_shape(TEXT_ENCODER_FILE, &shape, &expected)?;
+        let data = self.output(&outputs, TEXT_ENCODER_FILE, &self.io.text_output, &expected)?;
+        finite(&data, || TEXT_ENCODER_FILE.to_string())?;
         Ok(data)
     }
 
@@ -278,10 +301,7 @@ impl Model {
             "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, context).map_err(&fail)?,
         ];
         let outputs = clock.onnx(|| unet.run(inputs)).map_err(&fail)?;
-        let (out_shape, data) =
-            read_float(&outputs[self.io.unet_output.as_str()]).map_err(&fail)?;
-        self.check_shape(UNET_FILE, &out_shape, &sample_shape)?;
-        Ok(data)
+        self.output(&outputs, UNET_FILE, &self.io.unet_output, &sample_shape)
     }
 
     /// Latents [1, C, F, h, w] → frames: divide by the scaling factor, fold frames into the batch, decode, and map
@@ -312,9 +332,9 @@ impl Model {
             let outputs = clock
                 .onnx(|| vae.run(ort::inputs!["latent_sample" => latent]))
                 .map_err(&fail)?;
-            let (out_shape, data) =
-                read_float(&outputs[self.io.vae_output.as_str()]).map_err(&fail)?;
-            self.check_shape(VAE_DECODER_FILE, &out_shape, &[count, 3, height, width])?;
+            let expected = [count, 3, height, width];
+            let data = self.output(&outputs, VAE_DECODER_FILE, &self.io.vae_output, &expected)?;
+            finite(&data, || VAE_DECODER_FILE.to_string())?;
             let plane = height * width;
             for k in 0..count {
                 let img = &data[k * 3 * plane..(k + 1) * 3 * plane];
@@ -328,5 +348,14 @@ impl Model {
             }
         }
         Ok(frames)
+    }
+}
+
+/// Fails when `values` hold NaN or infinity; `what` names the stage that produced them.
+fn finite(values: &[f32], what: impl FnOnce() -> String) -> Result<(), EngineError> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(EngineError::NotFinite(what()))
     }
 }

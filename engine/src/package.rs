@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::EngineError;
+use crate::limits::{
+    MAX_CONFIG_BYTES, MAX_FPS, MAX_FRAMES, MAX_GUIDANCE, MAX_HIDDEN, MAX_LATENT_CHANNELS, MAX_SIDE,
+    MAX_STEPS, MAX_TOKENS,
+};
 use crate::scheduler::{SchedulerConfig, SchedulerKind};
 use crate::tokenizer::PromptTokenizer;
+use crate::walk::walk;
 
 /// The ONNX files every package has, relative to its folder.
 pub const TEXT_ENCODER_FILE: &str = "text_encoder/model.onnx";
 pub const UNET_FILE: &str = "unet/model.onnx";
 pub const VAE_DECODER_FILE: &str = "vae_decoder/model.onnx";
-
-/// Largest width or height the engine accepts.
-pub const MAX_SIDE: u32 = 4096;
 
 /// What a package generates when the user does not say otherwise (`t2v_defaults` in model_index.json).
 #[derive(Debug, Clone, PartialEq)]
@@ -82,29 +84,50 @@ impl Reader<'_> {
         }
     }
 
+    /// A positive integer setting, at most `max`.
     fn usize(
         &self,
         m: &Map<String, Value>,
         rel: &str,
         key: &str,
         default: Option<usize>,
+        max: usize,
     ) -> Result<usize, EngineError> {
-        match m.get(key) {
+        let n = match m.get(key) {
             None | Some(Value::Null) => {
-                default.ok_or_else(|| self.err(format!("{rel} has no `{key}`")))
+                default.ok_or_else(|| self.err(format!("{rel} has no `{key}`")))?
             }
             Some(v) => v
                 .as_u64()
                 .filter(|&n| n > 0)
-                .map(|n| n as usize)
+                .and_then(|n| usize::try_from(n).ok())
                 .ok_or_else(|| {
                     self.err(format!(
                         "{rel}: `{key}` must be a positive integer, not {v}"
                     ))
-                }),
+                })?,
+        };
+        if n > max {
+            return Err(self.err(format!("{rel}: `{key}` {n} is more than {max}")));
+        }
+        Ok(n)
+    }
+
+    /// The number of entries of a list setting (resolution levels), 1 to 8.
+    fn levels(&self, m: &Map<String, Value>, rel: &str, key: &str) -> Result<u32, EngineError> {
+        match m.get(key) {
+            Some(Value::Array(a)) if !a.is_empty() && a.len() <= 8 => Ok(a.len() as u32),
+            None => Err(self.err(format!("{rel} has no `{key}`"))),
+            Some(v) => Err(self.err(format!(
+                "{rel}: `{key}` must be a list of 1 to 8 entries, not {v}"
+            ))),
         }
     }
 }
+
+/// Latents are divided by `scaling_factor` before decoding; outside this range (as f32) they become zeros or
+/// infinities, i.e. black or garbage frames. Real VAEs use 0.13 to 1.5.
+const SCALING_FACTOR_RANGE: std::ops::RangeInclusive<f32> = 1e-4..=1e4;
 
 fn positive_u32(v: &Value) -> Option<u32> {
     v.as_u64()
@@ -113,12 +136,23 @@ fn positive_u32(v: &Value) -> Option<u32> {
 }
 
 impl ModelPackage {
-    /// Parses and checks the folder: every file present, configs readable and consistent, tokenizer loadable.
+    /// Parses and checks the folder: every entry inside it (see `walk`), every file present, configs
+    /// readable, consistent and within the engine's limits, tokenizer loadable.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, EngineError> {
         let dir = dir.as_ref();
         let r = Reader { dir };
         if !dir.is_dir() {
             return Err(r.err("is not a folder"));
+        }
+        for file in walk(dir)?.files {
+            let read_whole = file.rel.ends_with(".json") || file.rel.starts_with("tokenizer/");
+            if read_whole && file.meta.len() > MAX_CONFIG_BYTES {
+                return Err(r.err(format!(
+                    "{} is {} bytes, more than the {MAX_CONFIG_BYTES} a configuration file may have",
+                    file.rel,
+                    file.meta.len()
+                )));
+            }
         }
         let index = r.json("model_index.json")?;
         for rel in [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE] {
@@ -126,68 +160,85 @@ impl ModelPackage {
                 return Err(r.err(format!("{rel} is missing")));
             }
         }
-        let text = r.json("text_encoder/config.json")?;
-        let unet = r.json("unet/config.json")?;
-        let vae = r.json("vae_decoder/config.json")?;
+        let (text_rel, unet_rel, vae_rel) = (
+            "text_encoder/config.json",
+            "unet/config.json",
+            "vae_decoder/config.json",
+        );
+        let text = r.json(text_rel)?;
+        let unet = r.json(unet_rel)?;
+        let vae = r.json(vae_rel)?;
         let sched = r.json("scheduler/scheduler_config.json")?;
 
-        let text_hidden = r.usize(&text, "text_encoder/config.json", "hidden_size", None)?;
+        let text_hidden = r.usize(&text, text_rel, "hidden_size", None, MAX_HIDDEN)?;
         let positions = r.usize(
             &text,
-            "text_encoder/config.json",
+            text_rel,
             "max_position_embeddings",
             Some(77),
+            usize::MAX,
         )?;
-        let cross = r.usize(&unet, "unet/config.json", "cross_attention_dim", None)?;
+        let cross = r.usize(&unet, unet_rel, "cross_attention_dim", None, MAX_HIDDEN)?;
         if cross != text_hidden {
             return Err(r.err(format!(
                 "text_encoder/config.json hidden_size {text_hidden} does not match unet/config.json cross_attention_dim {cross}"
             )));
         }
-        let in_ch = r.usize(&unet, "unet/config.json", "in_channels", Some(4))?;
-        let out_ch = r.usize(&unet, "unet/config.json", "out_channels", Some(in_ch))?;
+        let channels = MAX_LATENT_CHANNELS;
+        let in_ch = r.usize(&unet, unet_rel, "in_channels", Some(4), channels)?;
+        let out_ch = r.usize(&unet, unet_rel, "out_channels", Some(in_ch), channels)?;
         if out_ch != in_ch {
             return Err(r.err(format!(
                 "unet/config.json out_channels {out_ch} does not match in_channels {in_ch}"
             )));
         }
-        let latent = r.usize(&vae, "vae_decoder/config.json", "latent_channels", Some(4))?;
+        let latent = r.usize(&vae, vae_rel, "latent_channels", Some(4), channels)?;
         if latent != in_ch {
             return Err(r.err(format!(
                 "unet/config.json in_channels {in_ch} does not match vae_decoder/config.json latent_channels {latent}"
             )));
         }
-        let levels = |m: &Map<String, Value>, rel: &str, key: &str| -> Result<u32, EngineError> {
-            match m.get(key) {
-                Some(Value::Array(a)) if !a.is_empty() && a.len() <= 8 => Ok(a.len() as u32),
-                None => Err(r.err(format!("{rel} has no `{key}`"))),
-                Some(v) => Err(r.err(format!(
-                    "{rel}: `{key}` must be a list of 1 to 8 entries, not {v}"
-                ))),
-            }
-        };
-        let vae_factor =
-            1u32 << (levels(&vae, "vae_decoder/config.json", "block_out_channels")? - 1);
+        // Both level counts are 1 to 8, so the shifts below cannot overflow.
+        let vae_levels = r.levels(&vae, vae_rel, "block_out_channels")?;
+        let vae_factor = 1u32 << (vae_levels - 1);
         // Resolution levels: diffusers configs list down blocks; minimal configs only their channel counts.
         let unet_key = if unet.contains_key("down_block_types") {
             "down_block_types"
         } else {
             "block_out_channels"
         };
-        let unet_levels = levels(&unet, "unet/config.json", unet_key)?;
+        let unet_levels = r.levels(&unet, unet_rel, unet_key)?;
         let size_multiple = vae_factor << (unet_levels - 1);
+        if size_multiple > MAX_SIDE {
+            return Err(r.err(format!(
+                "sides must be multiples of {size_multiple} ({vae_levels} VAE levels, {unet_levels} UNet \
+                 levels), more than the largest side {MAX_SIDE}"
+            )));
+        }
         let scaling_factor = match vae.get("scaling_factor") {
             None | Some(Value::Null) => 0.18215,
-            Some(v) => v.as_f64().filter(|f| *f > 0.0).ok_or_else(|| {
-                r.err(format!(
-                    "vae_decoder/config.json: `scaling_factor` must be a positive number, not {v}"
-                ))
-            })? as f32,
+            Some(v) => v
+                .as_f64()
+                .map(|f| f as f32)
+                .filter(|f| SCALING_FACTOR_RANGE.contains(f))
+                .ok_or_else(|| {
+                    r.err(format!(
+                        "vae_decoder/config.json: `scaling_factor` must be a number from {} to {}, not {v}",
+                        SCALING_FACTOR_RANGE.start(),
+                        SCALING_FACTOR_RANGE.end()
+                    ))
+                })?,
         };
         let scheduler_config = SchedulerConfig::from_json(&Value::Object(sched))
             .map_err(|e| r.err(format!("scheduler/scheduler_config.json: {e}")))?;
         let tokenizer =
             PromptTokenizer::load(&dir.join("tokenizer"), positions).map_err(|e| r.err(e))?;
+        if tokenizer.length() > MAX_TOKENS {
+            return Err(r.err(format!(
+                "tokenizer: sequence length {} is more than {MAX_TOKENS}",
+                tokenizer.length()
+            )));
+        }
 
         let sample = match unet.get("sample_size") {
             Some(Value::Array(a)) => a.first().and_then(positive_u32),
@@ -195,8 +246,8 @@ impl ModelPackage {
             None => None,
         }
         .unwrap_or(32);
-        let native =
-            (sample * vae_factor).clamp(size_multiple, MAX_SIDE) / size_multiple * size_multiple;
+        let pixels = (u64::from(sample) * u64::from(vae_factor)).min(u64::from(MAX_SIDE)) as u32;
+        let native = pixels.max(size_multiple) / size_multiple * size_multiple;
         let mut defaults = Defaults {
             width: native,
             height: native,
@@ -233,14 +284,19 @@ impl ModelPackage {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        Ok(Self {
+        let package = Self {
             dir: dir.to_path_buf(),
             class_name,
             defaults,
             shapes,
             scheduler_config,
             tokenizer,
-        })
+        };
+        let d = &package.defaults;
+        package
+            .check_tensor_sizes(d.width, d.height, d.frames)
+            .map_err(|e| r.err(format!("model_index.json: t2v_defaults: {e}")))?;
+        Ok(package)
     }
 
     pub fn dir(&self) -> &Path {
@@ -279,29 +335,36 @@ impl ModelPackage {
 
 fn apply_defaults(d: &mut Defaults, value: &Value) -> Result<(), String> {
     let m = value.as_object().ok_or("is not a JSON object")?;
-    let uint = |key: &str, slot: &mut u32| -> Result<(), String> {
+    let uint = |key: &str, slot: &mut u32, max: u32| -> Result<(), String> {
         if let Some(v) = m.get(key) {
-            *slot = positive_u32(v)
+            let n = positive_u32(v)
                 .ok_or_else(|| format!("`{key}` must be a positive integer, not {v}"))?;
+            if n > max {
+                return Err(format!("`{key}` {n} is more than {max}"));
+            }
+            *slot = n;
         }
         Ok(())
     };
-    uint("width", &mut d.width)?;
-    uint("height", &mut d.height)?;
-    uint("frames", &mut d.frames)?;
-    uint("max_frames", &mut d.max_frames)?;
-    uint("steps", &mut d.steps)?;
+    uint("width", &mut d.width, MAX_SIDE)?;
+    uint("height", &mut d.height, MAX_SIDE)?;
+    uint("frames", &mut d.frames, MAX_FRAMES)?;
+    uint("max_frames", &mut d.max_frames, MAX_FRAMES)?;
+    uint("steps", &mut d.steps, MAX_STEPS)?;
     if let Some(v) = m.get("fps") {
         d.fps = v
             .as_f64()
-            .filter(|f| *f > 0.0)
-            .ok_or_else(|| format!("`fps` must be a positive number, not {v}"))?;
+            .filter(|f| *f > 0.0 && *f <= MAX_FPS)
+            .ok_or_else(|| format!("`fps` must be a number above 0 up to {MAX_FPS}, not {v}"))?;
     }
     if let Some(v) = m.get("guidance") {
-        d.guidance =
-            v.as_f64()
-                .filter(|f| f.is_finite())
-                .ok_or_else(|| format!("`guidance` must be a number, not {v}"))? as f32;
+        d.guidance = v
+            .as_f64()
+            .map(|f| f as f32)
+            .filter(|f| (0.0..=MAX_GUIDANCE).contains(f))
+            .ok_or_else(|| {
+                format!("`guidance` must be a number from 0 to {MAX_GUIDANCE}, not {v}")
+            })?;
     }
     if let Some(v) = m.get("scheduler") {
         let name = v.as_str().unwrap_or_default();

@@ -1,7 +1,8 @@
 //! What a generation is asked for and what it returns, and the checks of a request against a package.
 
 use crate::error::EngineError;
-use crate::package::{Defaults, ModelPackage, MAX_SIDE};
+use crate::limits::{tensor_values, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES};
+use crate::package::{Defaults, ModelPackage};
 use crate::scheduler::{Scheduler, SchedulerKind};
 
 /// What to generate.
@@ -63,9 +64,9 @@ impl ModelPackage {
     /// Checks a request against this package's limits, with the texts users see.
     pub fn validate(&self, r: &Request) -> Result<(), EngineError> {
         let bad = |m: String| Err(EngineError::InvalidRequest(m));
-        if !(1..=1000).contains(&r.steps) {
+        if !(1..=MAX_STEPS).contains(&r.steps) {
             return bad(format!(
-                "steps must be between 1 and 1000 (got {})",
+                "steps must be between 1 and {MAX_STEPS} (got {})",
                 r.steps
             ));
         }
@@ -91,8 +92,50 @@ impl ModelPackage {
                 r.guidance
             ));
         }
+        if !(0.0..=MAX_GUIDANCE).contains(&r.guidance) {
+            return bad(format!(
+                "guidance must be between 0 and {MAX_GUIDANCE} (got {})",
+                r.guidance
+            ));
+        }
+        self.check_tensor_sizes(r.width, r.height, r.frames)
+            .map_err(EngineError::InvalidRequest)?;
         Scheduler::new(r.scheduler, self.scheduler_config(), r.steps as usize)
             .map_err(EngineError::InvalidRequest)?;
+        Ok(())
+    }
+
+    /// Checks that every tensor a generation of this size allocates stays within [`MAX_TENSOR_VALUES`]:
+    /// the UNet input (two copies of the latents under guidance), the text context and the decoded clip.
+    pub(crate) fn check_tensor_sizes(
+        &self,
+        width: u32,
+        height: u32,
+        frames: u32,
+    ) -> Result<(), String> {
+        let s = self.shapes();
+        let (f, frames) = (s.vae_factor, frames as usize);
+        let unet = [
+            2,
+            s.latent_channels,
+            frames,
+            (height / f) as usize,
+            (width / f) as usize,
+        ];
+        let context = [2, s.tokens, s.text_hidden];
+        let clip = [frames, height as usize, width as usize, 3];
+        for (what, dims) in [
+            ("the UNet input", &unet[..]),
+            ("the text context", &context[..]),
+            ("the decoded clip", &clip[..]),
+        ] {
+            if tensor_values(dims).is_none() {
+                return Err(format!(
+                    "{what} {dims:?} would hold more than {MAX_TENSOR_VALUES} values (the engine's \
+                     limit); ask for fewer frames or a smaller size"
+                ));
+            }
+        }
         Ok(())
     }
 

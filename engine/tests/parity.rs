@@ -285,12 +285,16 @@ fn f16_and_integer_io_is_adapted_from_the_session_metadata() {
     eprintln!("f16 I/O: max abs diff vs diffusers (f32 throughout): {diff}");
     assert!(diff < 1e-2, "max abs diff {diff}");
 
-    // The same UNet taking its timestep as an f32 scalar gives the same frames.
-    let scalar = Model::load(
-        &common::fixtures().join("tiny-modelscope-scalar-t"),
-        &RuntimeOptions::default(),
-    )
-    .unwrap();
+    // The same UNet taking its timestep as an f32 scalar gives the same frames. The fixture links the other
+    // components to the f16 package's, outside its folder, which the engine refuses: assemble a copy.
+    let scalar_dir = common::copy_of(&common::fixtures().join("tiny-modelscope-f16io"));
+    for file in ["unet/model.onnx", "unet/config.json"] {
+        let from = common::fixtures()
+            .join("tiny-modelscope-scalar-t")
+            .join(file);
+        std::fs::copy(from, scalar_dir.path().join(file)).unwrap();
+    }
+    let scalar = Model::load(scalar_dir.path(), &RuntimeOptions::default()).unwrap();
     let same = scalar
         .generate(&request(&e, SchedulerKind::Ddim), &mut continue_always)
         .unwrap();

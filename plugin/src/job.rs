@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clip_cache::{canonical_json, model_identity, Recipe};
+use clip_cache::{canonical_json, Recipe};
 use parking_lot::Mutex;
-use t2v_engine::{Defaults, EngineError, ModelPackage, Request, RuntimeOptions, SchedulerKind};
+use t2v_engine::{
+    model_identity, Defaults, EngineError, ModelPackage, Request, RuntimeOptions, SchedulerKind,
+};
 
 use crate::location;
 use crate::model_pool;
@@ -86,7 +88,7 @@ pub fn model_dir(settings: &Settings) -> Result<PathBuf> {
 }
 
 /// The package in `dir`, parsed once per process and content (a model replaced in place is parsed again:
-/// its identity, a content digest the cache memoises by file size and mtime, changes).
+/// its identity, a content digest memoised by every file's stat, changes).
 pub fn package(dir: &Path) -> Result<Arc<Package>> {
     type Packages = HashMap<(PathBuf, String), Arc<Package>>;
     static PACKAGES: Mutex<Option<Packages>> = Mutex::new(None);
@@ -94,8 +96,7 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
         // Let the engine word the error, as for every other broken package.
         ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
     }
-    let identity = model_identity(dir)
-        .map_err(|e| Error::failed(format!("cannot read model folder {}: {e}", dir.display())))?;
+    let identity = model_identity(dir).map_err(|e| Error::failed(e.to_string()))?;
     // One slot per folder however it is named, so it loads once.
     let folder = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let slot = (folder.clone(), identity.clone());
@@ -331,6 +332,42 @@ pub(crate) mod tests {
         let m = p.package.package.shapes().size_multiple;
         assert_eq!(p.request.width % m, 0);
         assert_eq!(p.request.height % m, 0);
+    }
+
+    #[test]
+    fn a_loaded_model_of_other_content_than_the_recipe_names_is_refused() {
+        let ort = std::env::var_os("ORT_DYLIB_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../target/onnxruntime/libonnxruntime.so.1.31.1"
+                )
+                .into()
+            });
+        t2v_engine::init_onnx_runtime(&ort).unwrap();
+        let dir = PathBuf::from(fixture());
+        // as if the folder changed between naming the recipe and loading the model
+        let stale = Package {
+            package: ModelPackage::open(&dir).unwrap(),
+            identity: "blake3:what-the-folder-held-before".into(),
+            scheduler_config: String::new(),
+        };
+        let options = RuntimeOptions::default();
+        assert_eq!(
+            stale.model(&dir, &options).unwrap_err().to_string(),
+            format!(
+                "model folder {}: changed during the render (its files are not the ones this render \
+                 started with); render again to use the new content",
+                dir.display()
+            )
+        );
+        let current = Package {
+            identity: model_identity(&dir).unwrap(),
+            ..stale
+        };
+        let loaded = current.model(&dir, &options).unwrap();
+        assert_eq!(loaded.model.identity(), current.identity);
     }
 
     #[test]

@@ -46,6 +46,7 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 /// A model to generate with, and a note for the status line when it had to be loaded again.
+#[derive(Debug)]
 pub struct Loaded {
     pub model: Arc<Model>,
     pub note: Option<String>,
@@ -81,6 +82,15 @@ pub fn get(identity: &str, dir: &Path, options: &RuntimeOptions) -> Result<Loade
         });
     }
     let model = Arc::new(Model::load(dir, options)?);
+    if model.identity() != identity {
+        // Clips are cached under `identity`: frames from other files must never be stored under it.
+        return Err(EngineError::Package {
+            dir: dir.to_path_buf(),
+            message: "changed during the render (its files are not the ones this render started \
+                      with); render again to use the new content"
+                .into(),
+        });
+    }
     *cell = Some(model.clone());
     drop(cell);
     let bytes = weights_bytes(dir);

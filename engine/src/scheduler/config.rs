@@ -4,6 +4,9 @@ use serde_json::{Map, Value};
 
 use super::SchedulerKind;
 
+/// Largest flow-matching `shift` (real models use 1 to about 17).
+const MAX_SHIFT: f64 = 1000.0;
+
 /// How training noise levels were spread over the 1000 training timesteps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BetaSchedule {
@@ -56,6 +59,11 @@ fn get_f64(m: &Map<String, Value>, key: &str, default: f64) -> Result<f64, Strin
             .as_f64()
             .ok_or_else(|| format!("`{key}` must be a number, not {v}")),
     }
+}
+
+/// A number as JSON writes it (`1e+300`, not 300 digits), for messages.
+fn number(v: f64) -> String {
+    Value::from(v).to_string()
 }
 
 fn get_bool(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
@@ -141,10 +149,29 @@ impl SchedulerConfig {
             Some(v) if !v.is_null() => get_f64(m, "shift", 1.0)?,
             _ => get_f64(m, "flow_shift", 1.0)?,
         };
-        if shift.is_nan() || shift <= 0.0 {
-            return Err(format!("shift {shift} must be positive"));
+        if !(shift > 0.0 && shift <= MAX_SHIFT) {
+            return Err(format!(
+                "shift {} must be above 0 and at most {MAX_SHIFT}",
+                number(shift)
+            ));
         }
-        Ok(Self {
+        let steps_offset = get_f64(m, "steps_offset", 0.0)?;
+        if !(0.0..num_train_timesteps as f64).contains(&steps_offset) || steps_offset.fract() != 0.0
+        {
+            return Err(format!(
+                "steps_offset {} must be a whole number from 0 to {}",
+                number(steps_offset),
+                num_train_timesteps - 1
+            ));
+        }
+        let positive = |key: &str, default: f64| -> Result<f64, String> {
+            let v = get_f64(m, key, default)?;
+            if !(v > 0.0 && (v as f32).is_normal()) {
+                return Err(format!("`{key}` {} must be a positive number", number(v)));
+            }
+            Ok(v)
+        };
+        let config = Self {
             class_name: get_str(m, "_class_name")?.unwrap_or("").to_string(),
             num_train_timesteps,
             beta_start: get_f64(m, "beta_start", 0.0001)?,
@@ -153,14 +180,54 @@ impl SchedulerConfig {
             trained_betas,
             prediction_type,
             spacing,
-            steps_offset: get_f64(m, "steps_offset", 0.0)? as i64,
+            steps_offset: steps_offset as i64,
             clip_sample: get_bool(m, "clip_sample")?,
-            clip_sample_range: get_f64(m, "clip_sample_range", 1.0)?,
+            clip_sample_range: positive("clip_sample_range", 1.0)?,
             set_alpha_to_one: get_bool(m, "set_alpha_to_one")?.unwrap_or(true),
             shift,
-            timestep_scaling: get_f64(m, "timestep_scaling", 10.0)?,
+            timestep_scaling: positive("timestep_scaling", 10.0)?,
             original_inference_steps: get_f64(m, "original_inference_steps", 50.0)? as usize,
-        })
+        };
+        config.check_betas()?;
+        Ok(config)
+    }
+
+    /// The noise schedule must be usable in f32, as it is computed: every β strictly between 0 and 1 (the
+    /// linear ones from `beta_start` up to `beta_end`), and every ᾱ a normal positive f32, or the denoising
+    /// divides by zero and the frames come out black or NaN.
+    fn check_betas(&self) -> Result<(), String> {
+        let unit = |b: f64| (b as f32) > 0.0 && (b as f32) < 1.0;
+        match (&self.trained_betas, self.beta_schedule) {
+            (Some(betas), _) => {
+                if let Some(b) = betas.iter().find(|&&b| !unit(b)) {
+                    return Err(format!(
+                        "`trained_betas` hold {}, outside 0 < β < 1",
+                        number(*b)
+                    ));
+                }
+            }
+            (None, BetaSchedule::Linear | BetaSchedule::ScaledLinear) => {
+                let (start, end) = (self.beta_start, self.beta_end);
+                if !(unit(start) && unit(end) && (start as f32) < (end as f32)) {
+                    return Err(format!(
+                        "beta_start {} and beta_end {} must satisfy 0 < beta_start < beta_end < 1",
+                        number(start),
+                        number(end)
+                    ));
+                }
+            }
+            (None, BetaSchedule::SquaredCosCapV2) => {}
+        }
+        if let Some(t) = self
+            .alphas_cumprod()
+            .into_iter()
+            .position(|a| !(a as f32).is_normal())
+        {
+            return Err(format!(
+                "ᾱ at training timestep {t} is too small to compute with (the betas are too large)"
+            ));
+        }
+        Ok(())
     }
 
     /// The kind whose diffusers class the config names; unknown classes fall back to DDIM.

@@ -36,8 +36,13 @@ pub fn init_runtime() {
 
 /// A writable copy of the fixture package, for tests that break it.
 pub fn package_copy() -> tempfile::TempDir {
+    copy_of(&package())
+}
+
+/// A writable copy of the package in `dir` (symlinks followed: the copy is self-contained).
+pub fn copy_of(dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&package(), tmp.path());
+    copy_dir(dir, tmp.path());
     tmp
 }
 
@@ -46,7 +51,7 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        if entry.path().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
