@@ -121,7 +121,9 @@ class PipelineTest(unittest.TestCase):
                 video = generate(PACKAGE, e["prompt"], e["negative_prompt"], seed=e["seed"], scheduler=run["scheduler"],
                                  frames=run["frames"])
                 want = np.fromfile(EXPECTED / run["file"], "<f4").reshape(video.shape)
-                self.assertLess(float(np.abs(video - want).max()), 1e-5)
+                # ONNX Runtime picks its kernels by CPU (AVX2 / AVX-512): the same run differs by ~1.4e-5 across
+                # machines (measured on an AVX2-only EPYC against files made elsewhere).
+                self.assertLess(float(np.abs(video - want).max()), 5e-5)
 
     def test_defaults_and_unguided(self):
         video = generate(PACKAGE, "a cat", guidance=1.0, steps=2)
