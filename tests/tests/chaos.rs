@@ -34,18 +34,6 @@ impl Dice {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
 fn alt_unet() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/alt-unet.onnx")
 }
@@ -118,22 +106,13 @@ fn clip_hashes(package: &Path, cache: &Path, seeds: &BTreeSet<i32>) -> BTreeMap<
 /// The seeds of the entries in `cache`, grouped by the model identity they were stored under.
 fn stored_clips(cache: &Path) -> BTreeMap<String, BTreeSet<i32>> {
     let mut found: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
-    for entry in std::fs::read_dir(cache).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let is_key = name.len() == 64
-            && name
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit());
-        let Ok(text) = std::fs::read(entry.path().join("clip.json")) else {
-            continue;
+    for name in common::entries(cache) {
+        let Ok(text) = std::fs::read(cache.join(name).join("clip.json")) else {
+            continue; // an entry being written or removed
         };
         let Ok(json) = serde_json::from_slice::<serde_json::Value>(&text) else {
             continue; // not served either: the cache checks clip.json's checksum
         };
-        if !is_key {
-            continue; // an entry being written or removed
-        }
         let recipe = &json["recipe"];
         found
             .entry(recipe["model"].as_str().unwrap().to_owned())
@@ -147,14 +126,14 @@ fn stored_clips(cache: &Path) -> BTreeMap<String, BTreeSet<i32>> {
 fn a_shared_folder_survives_kills_swaps_and_truncation_unpoisoned() {
     let work = tempfile::tempdir().unwrap();
     let (cache, package) = (work.path().join("cache"), work.path().join("model"));
-    copy_dir(&common::fixture_model(), &package);
+    common::copy_dir(&common::fixture_model(), &package);
     let original = work.path().join("original-unet.onnx");
     std::fs::copy(package.join("unet/model.onnx"), &original).unwrap();
     // Two clean packages, never touched, to regenerate each identity's clips.
     let clean_a = work.path().join("clean-a");
     let clean_b = work.path().join("clean-b");
-    copy_dir(&package, &clean_a);
-    copy_dir(&package, &clean_b);
+    common::copy_dir(&package, &clean_a);
+    common::copy_dir(&package, &clean_b);
     std::fs::copy(alt_unet(), clean_b.join("unet/model.onnx")).unwrap();
 
     let seeds: Vec<String> = (0..SEEDS).map(|s| s.to_string()).collect();

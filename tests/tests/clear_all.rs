@@ -28,13 +28,10 @@ fn clear_all_removes_our_entries_and_nothing_else() {
 
     instance.press("clearAll").unwrap();
     assert_eq!(status(&instance), "Cleared 1 clip");
-    let left: Vec<String> = std::fs::read_dir(cache.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 64)
-        .collect();
-    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(
+        common::entries(cache.path()),
+        ["a".repeat(64), "b".repeat(64)]
+    );
     assert_eq!(
         std::fs::read(lookalike_dir.join("footage.mov")).unwrap(),
         b"take 3"

@@ -10,22 +10,10 @@ use ofx_host::{
 };
 use std::path::{Path, PathBuf};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
 /// A copy of the tiny fixture model in `root/name`, damaged by `damage`.
 fn damaged_model(root: &Path, name: &str, damage: impl FnOnce(&Path)) -> PathBuf {
     let dir = root.join(name);
-    copy_dir(&common::fixture_model(), &dir);
+    common::copy_dir(&common::fixture_model(), &dir);
     damage(&dir);
     dir
 }

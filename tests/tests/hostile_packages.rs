@@ -42,18 +42,6 @@ fn only_error(session: &Session) -> Message {
     found[0].clone()
 }
 
-/// The clip entries (64-hex-digit folders) in the cache folder.
-fn entries(cache: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(cache)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 64 && n.chars().all(|c| c.is_ascii_hexdigit()))
-        .collect();
-    names.sort();
-    names
-}
-
 /// Negates every weight of the UNet's first convolution in place: same size, other frames. In the ONNX
 /// protobuf the initializer is its name (field 8) followed by its raw data (field 9, a varint length).
 fn negate_first_convolution(unet: &Path) {
@@ -90,7 +78,7 @@ fn a_model_replaced_in_place_with_its_size_and_mtime_kept_renders_the_new_model(
         .set_param("customModel", dir.to_string_lossy().as_ref())
         .unwrap();
     let before = instance.render(&Render::frame(0.0)).unwrap();
-    let first = entries(cache.path());
+    let first = common::entries(cache.path());
     assert_eq!(first.len(), 1);
 
     // new weights copied over the old file as `cp -p` does: same size, same mtime
@@ -108,7 +96,7 @@ fn a_model_replaced_in_place_with_its_size_and_mtime_kept_renders_the_new_model(
     let after = instance.render(&Render::frame(0.0)).unwrap();
     common::assert_picture(&after);
     assert!(after != before, "the old model's clip was served");
-    let second = entries(cache.path());
+    let second = common::entries(cache.path());
     assert_eq!(second.len(), 2, "a new clip key: {second:?}");
 
     // exactly what a clean render of the new package gives, generated again (its clip, under the same key,
@@ -126,7 +114,7 @@ fn a_model_replaced_in_place_with_its_size_and_mtime_kept_renders_the_new_model(
     assert_eq!(other.render(&Render::frame(0.0)).unwrap(), after);
     assert!(!session.progress().is_empty(), "generated, not served");
     let new_key: Vec<_> = second.into_iter().filter(|k| !first.contains(k)).collect();
-    assert_eq!(entries(fresh_cache.path()), new_key);
+    assert_eq!(common::entries(fresh_cache.path()), new_key);
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn folder_names_that_are_not_utf8_are_used_as_they_are() {
     let instance = instance(&session, root.path(), 7331);
 
     let model = root.path().join(OsStr::from_bytes(b"mod\xe8le"));
-    copy_dir(&common::fixture_model(), &model);
+    common::copy_dir(&common::fixture_model(), &model);
     set_bytes(&instance, "customModel", model.as_os_str().as_bytes());
     let cache = root.path().join(OsStr::from_bytes(b"caf\xe9"));
     set_bytes(&instance, "cacheFolder", cache.as_os_str().as_bytes());
@@ -171,16 +171,4 @@ fn a_prompt_that_is_not_utf8_is_refused() {
         ))
     );
     assert_eq!(clips_in(cache.path()), 0);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }

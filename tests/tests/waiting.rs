@@ -31,13 +31,11 @@ fn key_of(session: &Session, seed: i32) -> String {
     session.clear_log();
     instance.render(&Render::frame(0.0)).unwrap();
     instance.press("clearClip").unwrap(); // memory and the scratch entry
-    let names: Vec<String> = std::fs::read_dir(scratch.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 64)
-        .collect();
-    assert!(names.is_empty(), "cleared: {names:?}");
+    assert_eq!(
+        common::entries(scratch.path()),
+        Vec::<String>::new(),
+        "cleared"
+    );
     // Render again into a second scratch folder to read the key from its entry.
     let named = tempfile::tempdir().unwrap();
     instance
@@ -45,12 +43,7 @@ fn key_of(session: &Session, seed: i32) -> String {
         .unwrap();
     session.clear_log();
     instance.render(&Render::frame(0.0)).unwrap();
-    let key = std::fs::read_dir(named.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| n.len() == 64)
-        .expect("an entry");
+    let key = common::entries(named.path()).pop().expect("an entry");
     instance.press("clearClip").unwrap();
     key
 }

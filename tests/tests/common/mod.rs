@@ -74,6 +74,32 @@ pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Ins
     instance
 }
 
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// The names that look like clip entries (64 hex digits) in a cache folder, sorted.
+pub fn entries(cache: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 64 && n.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Every file under `dir`, recursively (hidden ones included).
 pub fn walk(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
