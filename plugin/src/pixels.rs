@@ -81,39 +81,7 @@ fn put<const B: usize>(
 
 /// IEEE 754 binary16 bits of `v`, rounded to nearest even (the host's `kOfxBitDepthHalf`).
 pub fn f32_to_f16(v: f32) -> u16 {
-    let bits = v.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let man = bits & 0x7f_ffff;
-    if exp == 0xff {
-        // Inf or NaN (keep NaN quiet and non-zero).
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        // Subnormal: shift the implicit-one mantissa into place, rounding to nearest even.
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1u32 << (shift - 1);
-        let rest = m & ((1 << shift) - 1);
-        let mut r = m >> shift;
-        if rest > half || (rest == half && r & 1 == 1) {
-            r += 1;
-        }
-        return sign | r as u16;
-    }
-    let mut r = ((e as u32) << 10) | (man >> 13);
-    let rest = man & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && r & 1 == 1) {
-        r += 1; // may carry into the exponent, which is the correct rounding (up to Inf).
-    }
-    sign | r as u16
+    half::f16::from_f32(v).to_bits()
 }
 
 #[cfg(test)]
