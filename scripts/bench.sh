@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of issue 6 and prints one Markdown table (figure | engine | reference | ratio | goal)
-# with the machine it ran on. See benchmarks/README.md for what each figure means.
+# with the machine it ran on, then the plugin's resampler against fast_image_resize (issue 15). See
+# benchmarks/README.md for what each figure means.
 #
 #   scripts/bench.sh [CLIPS]      CLIPS: timed clips per clip benchmark (default 5), after one warm-up clip
 #
@@ -36,8 +37,12 @@ target/release/disk_vs_regen "${packages[0]}" "${args[@]}" >"$results/disk.json"
 echo "cache and describe examples..." >&2
 cargo run -q --release -p clip-cache --example cache_bench >"$results/cache_bench.txt"
 cargo run -q --release -p ofx-host --example bench_describe >"$results/bench_describe.txt"
+echo "resample: the plugin's against fast_image_resize..." >&2
+target/release/resample_vs_fir >"$results/resample.md"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "Machine: $threads cores, $cpu, $(uname -sm); $(date -u '+%Y-%m-%d %H:%M UTC'); CPU execution provider"
 echo
 target/release/bench_table "$results" "${names[@]}"
+echo
+cat "$results/resample.md"

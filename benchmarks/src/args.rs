@@ -3,55 +3,36 @@
 
 use std::path::PathBuf;
 
-pub const USAGE: &str = "PACKAGE [--clips N] [--threads N] [--prompt TEXT] [--seed N]";
+use clap::builder::RangedU64ValueParser;
+use clap::Parser;
 
 /// One benchmark's clip settings; everything else is the package's defaults.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(
+    about = "Times clips of a model package's default request (one warm-up clip first); prints one JSON line"
+)]
 pub struct ClipArgs {
+    /// The model package folder.
     pub package: PathBuf,
     /// Timed clips after the warm-up clip.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub clips: usize,
     /// ONNX Runtime intra-op threads (0: ONNX Runtime decides).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "a red circle moving right on a blue background"
+    )]
     pub prompt: String,
+    /// The seed every clip uses.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 }
 
 impl ClipArgs {
-    /// Parses the arguments after the program name.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ClipArgs, String> {
-        let mut args = args.into_iter();
-        let usage = || format!("usage: {USAGE}");
-        let package = args
-            .next()
-            .filter(|p| !p.starts_with("--"))
-            .ok_or_else(usage)?;
-        let mut parsed = ClipArgs {
-            package: PathBuf::from(package),
-            clips: 5,
-            threads: 0,
-            prompt: "a red circle moving right on a blue background".into(),
-            seed: 1,
-        };
-        while let Some(flag) = args.next() {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value; {}", usage()))?;
-            let number = |v: &str| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("{flag} takes a whole number (got {v:?})"))
-            };
-            match flag.as_str() {
-                "--clips" => parsed.clips = number(&value)?.max(1) as usize,
-                "--threads" => parsed.threads = number(&value)? as usize,
-                "--seed" => parsed.seed = number(&value)?,
-                "--prompt" => parsed.prompt = value,
-                _ => return Err(format!("unknown option {flag}; {}", usage())),
-            }
-        }
-        Ok(parsed)
-    }
-
     /// The package's folder name, which names it in the results.
     pub fn package_name(&self) -> String {
         self.package
@@ -65,8 +46,14 @@ impl ClipArgs {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<ClipArgs, String> {
-        ClipArgs::parse(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<ClipArgs, clap::Error> {
+        ClipArgs::try_parse_from(std::iter::once("engine_clip").chain(args.iter().copied()))
+    }
+
+    /// The first line of the error clap prints for `args`.
+    fn error(args: &[&str]) -> String {
+        let text = parse(args).unwrap_err().to_string();
+        text.lines().next().unwrap_or_default().to_string()
     }
 
     #[test]
@@ -94,18 +81,25 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        assert_eq!(parse(&[]).unwrap_err(), format!("usage: {USAGE}"));
         assert_eq!(
-            parse(&["p", "--clips", "many"]).unwrap_err(),
-            "--clips takes a whole number (got \"many\")"
+            error(&[]),
+            "error: the following required arguments were not provided:"
         );
         assert_eq!(
-            parse(&["p", "--fast", "1"]).unwrap_err(),
-            format!("unknown option --fast; usage: {USAGE}")
+            error(&["p", "--clips", "many"]),
+            "error: invalid value 'many' for '--clips <N>': invalid digit found in string"
         );
         assert_eq!(
-            parse(&["p", "--seed"]).unwrap_err(),
-            format!("--seed needs a value; usage: {USAGE}")
+            error(&["p", "--clips", "0"]),
+            "error: invalid value '0' for '--clips <N>': 0 is not in 1..18446744073709551615"
+        );
+        assert_eq!(
+            error(&["p", "--fast", "1"]),
+            "error: unexpected argument '--fast' found"
+        );
+        assert_eq!(
+            error(&["p", "--seed"]),
+            "error: a value is required for '--seed <N>' but none was supplied"
         );
     }
 }

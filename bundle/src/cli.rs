@@ -1,108 +1,87 @@
-//! Command-line parsing (no dependency: three subcommands and three flags).
+//! Command-line parsing: three subcommands and their flags.
 
 use std::path::PathBuf;
 
-pub const USAGE: &str =
-    "usage: bundle build [--release] [--faults] | fetch-ort | install [--dest DIR]";
+use clap::{Parser, Subcommand};
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Cmd {
-    /// `faults`: the test-only fault-injection build, assembled under `target/bundle-faults`.
-    Build {
-        release: bool,
-        faults: bool,
-    },
-    FetchOrt,
-    Install {
-        dest: Option<PathBuf>,
-    },
-    Help,
+/// Builds TextToVideo.ofx.bundle, fetches ONNX Runtime and installs the bundle where OpenFX hosts look.
+#[derive(Debug, Parser)]
+#[command(name = "bundle")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
 }
 
-pub fn parse(args: &[String]) -> Result<Cmd, String> {
-    let (sub, rest) = match args.split_first() {
-        Some((sub, rest)) => (sub.as_str(), rest),
-        None => return Err("missing subcommand".into()),
-    };
-    let mut release = false;
-    let mut faults = false;
-    let mut dest = None;
-    let mut it = rest.iter();
-    while let Some(arg) = it.next() {
-        match (sub, arg.as_str()) {
-            ("build", "--release") => release = true,
-            ("build", "--faults") => faults = true,
-            ("install", "--dest") => {
-                let dir = it.next().ok_or("--dest needs a directory")?;
-                dest = Some(PathBuf::from(dir));
-            }
-            _ => return Err(format!("unexpected argument `{arg}` for `{sub}`")),
-        }
-    }
-    match sub {
-        "build" => Ok(Cmd::Build { release, faults }),
-        "fetch-ort" => Ok(Cmd::FetchOrt),
-        "install" => Ok(Cmd::Install { dest }),
-        "help" | "--help" | "-h" => Ok(Cmd::Help),
-        other => Err(format!("unknown subcommand `{other}`")),
-    }
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum Cmd {
+    /// Builds the plugin and assembles the bundle under target/bundle.
+    Build {
+        /// Builds the plugin in release mode.
+        #[arg(long)]
+        release: bool,
+        /// The test-only fault-injection build, assembled under target/bundle-faults.
+        #[arg(long)]
+        faults: bool,
+    },
+    /// Downloads ONNX Runtime (once) and prints the library's path.
+    FetchOrt,
+    /// Copies the built bundle to DIR, else the first folder of $OFX_PLUGIN_PATH, else the system folder.
+    Install {
+        #[arg(long, value_name = "DIR")]
+        dest: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bundle").chain(args.iter().copied())).map(|c| c.cmd)
+    }
+
+    /// The error's first line, without styling (what the user reads first).
+    fn message(args: &[&str]) -> String {
+        let text = parse(args).unwrap_err().to_string();
+        text.lines().next().unwrap_or_default().to_string()
     }
 
     #[test]
     fn parses_each_subcommand() {
+        let build = |release, faults| Cmd::Build { release, faults };
+        assert_eq!(parse(&["build"]).unwrap(), build(false, false));
+        assert_eq!(parse(&["build", "--release"]).unwrap(), build(true, false));
+        assert_eq!(parse(&["build", "--faults"]).unwrap(), build(false, true));
         assert_eq!(
-            parse(&args(&["build"])),
-            Ok(Cmd::Build {
-                release: false,
-                faults: false
-            })
+            parse(&["build", "--faults", "--release"]).unwrap(),
+            build(true, true)
         );
+        assert_eq!(parse(&["fetch-ort"]).unwrap(), Cmd::FetchOrt);
         assert_eq!(
-            parse(&args(&["build", "--release"])),
-            Ok(Cmd::Build {
-                release: true,
-                faults: false
-            })
-        );
-        assert_eq!(
-            parse(&args(&["build", "--faults"])),
-            Ok(Cmd::Build {
-                release: false,
-                faults: true
-            })
-        );
-        assert_eq!(parse(&args(&["fetch-ort"])), Ok(Cmd::FetchOrt));
-        assert_eq!(
-            parse(&args(&["install", "--dest", "/x"])),
-            Ok(Cmd::Install {
+            parse(&["install", "--dest", "/x"]).unwrap(),
+            Cmd::Install {
                 dest: Some(PathBuf::from("/x"))
-            })
+            }
         );
-        assert_eq!(parse(&args(&["install"])), Ok(Cmd::Install { dest: None }));
+        assert_eq!(parse(&["install"]).unwrap(), Cmd::Install { dest: None });
+        assert_eq!(parse(&["help"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
     }
 
     #[test]
     fn rejects_bad_arguments() {
-        assert_eq!(parse(&[]), Err("missing subcommand".into()));
         assert_eq!(
-            parse(&args(&["fetch-ort", "--release"])),
-            Err("unexpected argument `--release` for `fetch-ort`".into())
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         );
         assert_eq!(
-            parse(&args(&["install", "--dest"])),
-            Err("--dest needs a directory".into())
+            message(&["fetch-ort", "--release"]),
+            "error: unexpected argument '--release' found"
         );
         assert_eq!(
-            parse(&args(&["bake"])),
-            Err("unknown subcommand `bake`".into())
+            message(&["install", "--dest"]),
+            "error: a value is required for '--dest <DIR>' but none was supplied"
         );
+        assert_eq!(message(&["bake"]), "error: unrecognized subcommand 'bake'");
     }
 }

@@ -18,17 +18,11 @@ mod plist;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use clap::Parser;
 use cli::Cmd;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = match cli::parse(&args) {
-        Ok(cmd) => cmd,
-        Err(msg) => {
-            eprintln!("bundle: {msg}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    let cmd = cli::Cli::parse().cmd;
     match run(cmd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -42,10 +36,6 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let root = workspace_root();
     let target = target_dir(&root);
     match cmd {
-        Cmd::Help => {
-            println!("{}", cli::USAGE);
-            Ok(())
-        }
         Cmd::FetchOrt => ort_fetch::fetch(&target).map(|lib| println!("{}", lib.display())),
         Cmd::Build { release, faults } => {
             build(&root, &target, release, faults).map(|b| println!("{}", b.display()))

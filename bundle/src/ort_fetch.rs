@@ -1,6 +1,7 @@
 //! ONNX Runtime for the bundle: downloaded once as the `onnxruntime` PyPI wheel with the ordinary pip
-//! client, and the shared library extracted from it with Python's `zipfile`.
+//! client, and the shared library extracted from it with the `zip` crate.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,13 +33,10 @@ pub fn fetch(target: &Path) -> Result<PathBuf, String> {
         }
     };
     let partial = dir.join(format!("{}.partial", library_name()));
-    run_python(
-        &extract_args(
-            &wheel,
-            &format!("onnxruntime/capi/{}", library_name()),
-            &partial,
-        ),
-        "extracting the ONNX Runtime library",
+    extract(
+        &wheel,
+        &format!("onnxruntime/capi/{}", library_name()),
+        &partial,
     )?;
     std::fs::rename(&partial, &library)
         .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))?;
@@ -60,18 +58,16 @@ fn pip_download_args(dest: &Path) -> Vec<String> {
     ]
 }
 
-/// `python3` arguments that copy one member of a zip file to `out`.
-fn extract_args(wheel: &Path, member: &str, out: &Path) -> Vec<String> {
-    const SCRIPT: &str = "import shutil,sys,zipfile\n\
-        with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n\
-        \x20   shutil.copyfileobj(src, dst)";
-    vec![
-        "-c".into(),
-        SCRIPT.into(),
-        wheel.display().to_string(),
-        member.into(),
-        out.display().to_string(),
-    ]
+/// Copies the member `member` of the zip file `wheel` to `out` (streamed, so nothing is held in memory).
+fn extract(wheel: &Path, member: &str, out: &Path) -> Result<(), String> {
+    let context =
+        |e: &dyn std::fmt::Display| format!("extracting {member} from {}: {e}", wheel.display());
+    let file = File::open(wheel).map_err(|e| context(&e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| context(&e))?;
+    let mut src = archive.by_name(member).map_err(|e| context(&e))?;
+    let mut dst = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::io::copy(&mut src, &mut dst).map_err(|e| context(&e))?;
+    Ok(())
 }
 
 /// The downloaded wheel of our version in `dir`, if any.
@@ -134,23 +130,38 @@ mod tests {
     }
 
     #[test]
-    fn extracts_one_member_with_python() {
+    fn extracts_one_deflated_member() {
         let tmp = tempfile::tempdir().unwrap();
-        let zip = tmp.path().join("w.whl");
+        let wheel = tmp.path().join("w.whl");
         let out = tmp.path().join("lib.so");
-        let make = "import sys,zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('onnxruntime/capi/lib.so', b'ELF!')";
-        let made = Command::new("python3")
-            .args(["-c", make, zip.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(made.success());
-        run_python(
-            &extract_args(&zip, "onnxruntime/capi/lib.so", &out),
-            "extract",
-        )
-        .unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), b"ELF!");
-        let err = run_python(&extract_args(&zip, "missing", &out), "extract").unwrap_err();
-        assert!(err.starts_with("extract failed"), "{err}");
+        let library: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut zip = zip::ZipWriter::new(File::create(&wheel).unwrap());
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("onnxruntime/__init__.py", deflated).unwrap();
+        zip.start_file("onnxruntime/capi/lib.so", deflated).unwrap();
+        std::io::Write::write_all(&mut zip, &library).unwrap();
+        zip.finish().unwrap();
+
+        extract(&wheel, "onnxruntime/capi/lib.so", &out).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), library);
+        assert_eq!(
+            extract(&wheel, "missing", &out).unwrap_err(),
+            format!(
+                "extracting missing from {}: specified file not found in archive",
+                wheel.display()
+            )
+        );
+        std::fs::write(&wheel, b"not a zip").unwrap();
+        let err = extract(&wheel, "onnxruntime/capi/lib.so", &out).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "extracting onnxruntime/capi/lib.so from {}: ",
+                wheel.display()
+            )),
+            "{err}"
+        );
     }
 }

@@ -10,14 +10,52 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::Parser;
 use t2v_engine::{init_onnx_runtime, Device, Flow, Model, Request, RuntimeOptions, SchedulerKind};
 
+/// Generates a clip from the command line and reports timing. Unset options take the package's defaults.
+#[derive(Parser)]
+#[command(name = "generate")]
+struct Args {
+    /// The model package folder.
+    package: PathBuf,
+    prompt: String,
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    #[arg(long, value_name = "N")]
+    steps: Option<u32>,
+    #[arg(long, value_name = "G")]
+    guidance: Option<f32>,
+    #[arg(long, value_name = "NAME", value_parser = scheduler)]
+    scheduler: Option<SchedulerKind>,
+    #[arg(long, value_name = "N")]
+    frames: Option<u32>,
+    #[arg(long, value_name = "W")]
+    width: Option<u32>,
+    #[arg(long, value_name = "H")]
+    height: Option<u32>,
+    #[arg(long, value_name = "TEXT")]
+    negative: Option<String>,
+    /// Runs on the CUDA execution provider.
+    #[arg(long)]
+    cuda: bool,
+    /// ONNX Runtime intra-op threads (0: ONNX Runtime decides).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Writes the frames as little-endian f32 (frame, row, column, RGB).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+fn scheduler(name: &str) -> Result<SchedulerKind, String> {
+    SchedulerKind::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
+        format!("one of {} expected", names.join(", "))
+    })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: generate PACKAGE PROMPT [--seed N] [--steps N] [--guidance G] [--scheduler NAME] \
-                 [--frames N] [--width W] [--height H] [--negative TEXT] [--cuda] [--threads N] [--out FILE]";
-    let package = PathBuf::from(args.next().ok_or(usage)?);
-    let prompt = args.next().ok_or(usage)?;
+    let args = Args::parse();
     let library = std::env::var_os("ORT_DYLIB_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -26,17 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     init_onnx_runtime(&library)?;
 
-    let mut options = RuntimeOptions::default();
-    let mut out = None;
-    let mut edits: Vec<(String, String)> = vec![];
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--cuda" => options.device = Device::Cuda,
-            "--threads" => options.intra_threads = args.next().ok_or(usage)?.parse()?,
-            "--out" => out = Some(PathBuf::from(args.next().ok_or(usage)?)),
-            _ => edits.push((flag, args.next().ok_or(usage)?)),
-        }
-    }
+    let options = RuntimeOptions {
+        device: if args.cuda { Device::Cuda } else { Device::Cpu },
+        intra_threads: args.threads,
+    };
+    let package = args.package;
     let started = Instant::now();
     let model = Model::load(&package, &options)?;
     println!(
@@ -48,22 +80,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(note) = model.device_note() {
         println!("note: {note}");
     }
-    let mut request = Request::with_defaults(model.defaults(), prompt);
-    for (flag, value) in edits {
-        match flag.as_str() {
-            "--seed" => request.seed = value.parse()?,
-            "--steps" => request.steps = value.parse()?,
-            "--guidance" => request.guidance = value.parse()?,
-            "--frames" => request.frames = value.parse()?,
-            "--width" => request.width = value.parse()?,
-            "--height" => request.height = value.parse()?,
-            "--negative" => request.negative_prompt = value,
-            "--scheduler" => {
-                request.scheduler = SchedulerKind::from_name(&value).ok_or("unknown scheduler")?
-            }
-            _ => return Err(format!("unknown option {flag}\n{usage}").into()),
-        }
-    }
+    let defaults = Request::with_defaults(model.defaults(), args.prompt);
+    let request = Request {
+        seed: args.seed.unwrap_or(defaults.seed),
+        steps: args.steps.unwrap_or(defaults.steps),
+        guidance: args.guidance.unwrap_or(defaults.guidance),
+        scheduler: args.scheduler.unwrap_or(defaults.scheduler),
+        frames: args.frames.unwrap_or(defaults.frames),
+        width: args.width.unwrap_or(defaults.width),
+        height: args.height.unwrap_or(defaults.height),
+        negative_prompt: args.negative.unwrap_or_default(),
+        ..defaults
+    };
     let started = Instant::now();
     let video = model.generate(&request, &mut |p| {
         println!("step {}/{} at {:.2?}", p.step, p.steps, started.elapsed());
@@ -78,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         video.height,
         started.elapsed()
     );
-    if let Some(path) = out {
+    if let Some(path) = args.out {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&path, bytes)?;
         println!("wrote {}", path.display());

@@ -216,17 +216,7 @@ fn bump_generation(params: &ParamSet) -> Result<()> {
 
 /// A seed in the parameter's range, different on every press.
 fn new_seed() -> i32 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    // SplitMix64 finaliser: spreads consecutive clock readings over the whole range.
-    let mut z = nanos.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z % i32::MAX as u64) as i32
+    fastrand::i32(0..i32::MAX)
 }
 
 /// Stores the chosen model's name: a choice is saved as an index, and models added to or removed from

@@ -59,7 +59,10 @@ pub fn encode_row(rgba: &[f32], depth: Depth, components: Components, bgr: bool,
         Depth::Short => put(rgba, channels, out, |v| {
             ((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_ne_bytes()
         }),
-        Depth::Half => put(rgba, channels, out, |v| f32_to_f16(v).to_ne_bytes()),
+        // IEEE 754 binary16, rounded to nearest even (the host's `kOfxBitDepthHalf`).
+        Depth::Half => put(rgba, channels, out, |v| {
+            half::f16::from_f32(v).to_ne_bytes()
+        }),
         Depth::Float => put(rgba, channels, out, f32::to_ne_bytes),
     }
 }
@@ -77,43 +80,6 @@ fn put<const B: usize>(
             slot.copy_from_slice(&sample(px[c]));
         }
     }
-}
-
-/// IEEE 754 binary16 bits of `v`, rounded to nearest even (the host's `kOfxBitDepthHalf`).
-pub fn f32_to_f16(v: f32) -> u16 {
-    let bits = v.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let man = bits & 0x7f_ffff;
-    if exp == 0xff {
-        // Inf or NaN (keep NaN quiet and non-zero).
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        if e < -10 {
-            return sign;
-        }
-        // Subnormal: shift the implicit-one mantissa into place, rounding to nearest even.
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1u32 << (shift - 1);
-        let rest = m & ((1 << shift) - 1);
-        let mut r = m >> shift;
-        if rest > half || (rest == half && r & 1 == 1) {
-            r += 1;
-        }
-        return sign | r as u16;
-    }
-    let mut r = ((e as u32) << 10) | (man >> 13);
-    let rest = man & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && r & 1 == 1) {
-        r += 1; // may carry into the exponent, which is the correct rounding (up to Inf).
-    }
-    sign | r as u16
 }
 
 #[cfg(test)]
@@ -161,20 +127,33 @@ mod tests {
         assert_eq!(out, [255, 128, 0]);
     }
 
+    /// The binary16 bits `encode_row` stores for `v` (one alpha sample).
+    fn half_bits(v: f32) -> u16 {
+        let mut out = [0u8; 2];
+        encode_row(
+            &[0.0, 0.0, 0.0, v],
+            Depth::Half,
+            Components::Alpha,
+            false,
+            &mut out,
+        );
+        u16::from_ne_bytes(out)
+    }
+
     #[test]
     fn half_floats_match_known_bit_patterns() {
-        assert_eq!(f32_to_f16(0.0), 0x0000);
-        assert_eq!(f32_to_f16(-0.0), 0x8000);
-        assert_eq!(f32_to_f16(1.0), 0x3c00);
-        assert_eq!(f32_to_f16(0.5), 0x3800);
-        assert_eq!(f32_to_f16(-2.0), 0xc000);
-        assert_eq!(f32_to_f16(65504.0), 0x7bff);
-        assert_eq!(f32_to_f16(1e6), 0x7c00);
-        assert_eq!(f32_to_f16(f32::NAN) & 0x7e00, 0x7e00);
-        assert_eq!(f32_to_f16(6.1035156e-5), 0x0400, "smallest normal");
-        assert_eq!(f32_to_f16(5.9604645e-8), 0x0001, "smallest subnormal");
-        assert_eq!(f32_to_f16(1.0 + 1.0 / 2048.0), 0x3c00, "tie rounds to even");
-        assert_eq!(f32_to_f16(1.0 + 3.0 / 2048.0), 0x3c02, "tie rounds to even");
-        assert_eq!(f32_to_f16(0.1), 0x2e66);
+        assert_eq!(half_bits(0.0), 0x0000);
+        assert_eq!(half_bits(-0.0), 0x8000);
+        assert_eq!(half_bits(1.0), 0x3c00);
+        assert_eq!(half_bits(0.5), 0x3800);
+        assert_eq!(half_bits(-2.0), 0xc000);
+        assert_eq!(half_bits(65504.0), 0x7bff);
+        assert_eq!(half_bits(1e6), 0x7c00);
+        assert_eq!(half_bits(f32::NAN) & 0x7e00, 0x7e00);
+        assert_eq!(half_bits(6.1035156e-5), 0x0400, "smallest normal");
+        assert_eq!(half_bits(5.9604645e-8), 0x0001, "smallest subnormal");
+        assert_eq!(half_bits(1.0 + 1.0 / 2048.0), 0x3c00, "tie rounds to even");
+        assert_eq!(half_bits(1.0 + 3.0 / 2048.0), 0x3c02, "tie rounds to even");
+        assert_eq!(half_bits(0.1), 0x2e66);
     }
 }

@@ -52,9 +52,10 @@ fn a_bad_flag_is_reported() {
         .args(["--frames"])
         .output()
         .unwrap();
-    assert!(!result.status.success());
+    assert_eq!(result.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&result.stderr).trim(),
-        "render: --frames needs a value"
+        "error: a value is required for '--frames <N>' but none was supplied\n\n\
+         For more information, try '--help'."
     );
 }

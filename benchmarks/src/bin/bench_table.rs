@@ -6,11 +6,12 @@
 //! `engine_clip` and `models/bench_reference.py`), `disk.json` (`disk_vs_regen`), and the output of the
 //! cache and describe examples as `cache_bench.txt` and `bench_describe.txt`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use benchmarks::setup::exit_with;
 use benchmarks::table::{clip_rows, describe_row, disk_row, markdown, memory_row};
+use clap::Parser;
 use serde_json::Value;
 
 fn read(dir: &Path, name: &str) -> Result<String, String> {
@@ -25,14 +26,19 @@ fn json(dir: &Path, name: &str) -> Result<Value, String> {
     serde_json::from_str(last).map_err(|e| format!("{name}: {e} in {last:?}"))
 }
 
-fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .ok_or("usage: bench_table RESULTS_DIR PACKAGE...")?;
-    let dir = Path::new(&dir);
+/// Combines the figures `scripts/bench.sh` collected into one Markdown table.
+#[derive(Parser)]
+struct Args {
+    /// The folder `scripts/bench.sh` wrote the results to.
+    results_dir: PathBuf,
+    /// The packages benchmarked, in table order.
+    packages: Vec<String>,
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let dir = args.results_dir.as_path();
     let mut rows = Vec::new();
-    for package in args {
+    for package in args.packages {
         rows.extend(clip_rows(
             &json(dir, &format!("engine-{package}.json"))?,
             &json(dir, &format!("reference-{package}.json"))?,
@@ -46,5 +52,5 @@ fn run() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    exit_with(run())
+    exit_with(run(Args::parse()))
 }

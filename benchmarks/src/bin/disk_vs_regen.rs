@@ -10,11 +10,12 @@ use std::sync::Arc;
 use benchmarks::args::ClipArgs;
 use benchmarks::measure::time_median;
 use benchmarks::setup::{exit_with, load};
+use clap::Parser;
 use clip_cache::{Clip, ClipCache, Options, Source};
 use t2v_engine::Flow;
 
 fn run() -> Result<(), String> {
-    let args = ClipArgs::parse(std::env::args().skip(1))?;
+    let args = ClipArgs::parse();
     let (model, request) = load(&args)?;
     let generate = || {
         let video = model

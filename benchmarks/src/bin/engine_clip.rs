@@ -10,10 +10,11 @@ use std::time::Duration;
 use benchmarks::args::ClipArgs;
 use benchmarks::measure::{peak_rss_kib, time_median};
 use benchmarks::setup::{exit_with, load};
+use clap::Parser;
 use t2v_engine::Flow;
 
 fn run() -> Result<(), String> {
-    let args = ClipArgs::parse(std::env::args().skip(1))?;
+    let args = ClipArgs::parse();
     let (model, request) = load(&args)?;
     let mut stats = Vec::new();
     let median = time_median(args.clips, || {

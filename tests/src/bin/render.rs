@@ -6,9 +6,9 @@
 //!     [--steps N] [--guidance X] [--scheduler N] [--frames N] [--width W --height H]
 //!     [--model DIR] [--bundle DIR] [--threads N] [--gpu]
 //! ```
-//! The model is `--model`, else the first model inside the bundle. The project is set to the model's
-//! native size (or `--width`×`--height`), so frames come out at that size, one per generated frame.
+//! `--help` says what each flag does.
 
+use clap::Parser;
 use ofx_host::png_out::{contact_sheet, write_image, write_rgba8};
 use ofx_host::{default_bundle, Context, HostConfig, Instance, MessageKind, Render, Session};
 use ofx_sys::{kOfxParamPropMax, kOfxParamPropMin};
@@ -18,80 +18,62 @@ use std::time::Instant;
 
 const DEFAULT_PROMPT: &str = "a red circle moving right on a blue background";
 
-#[derive(Debug)]
+/// Renders a prompt through the plugin bundle, as an editor would, into PNG frames and a contact sheet.
+///
+/// The model is --model, else the first model inside the bundle. The project is set to the model's
+/// native size (or --width×--height), so frames come out at that size, one per generated frame.
+#[derive(Debug, Parser)]
+#[command(name = "render", allow_negative_numbers = true)]
 struct Options {
+    /// Folder for the frames and the contact sheet.
+    #[arg(long, value_name = "DIR", default_value = "out/render")]
     out: PathBuf,
+    /// What to generate.
+    #[arg(long, value_name = "TEXT", default_value = DEFAULT_PROMPT)]
     prompt: String,
+    /// What to steer away from.
+    #[arg(long, value_name = "TEXT", default_value = "")]
     negative: String,
+    /// Noise seed.
+    #[arg(long, value_name = "N", default_value_t = 42)]
     seed: i32,
+    /// Denoising steps (default: the model's).
+    #[arg(long, value_name = "N")]
     steps: Option<i32>,
+    /// Guidance scale (default: the model's).
+    #[arg(long, value_name = "X")]
     guidance: Option<f64>,
+    /// Index of the scheduler choice.
+    #[arg(long, value_name = "N")]
     scheduler: Option<i32>,
+    /// Frames to generate (default: the model's).
+    #[arg(long, value_name = "N")]
     frames: Option<u32>,
-    size: Option<(u32, u32)>,
+    /// Output width (with --height; default: the model's native size).
+    #[arg(long, value_name = "W", requires = "height")]
+    width: Option<u32>,
+    /// Output height (with --width).
+    #[arg(long, value_name = "H", requires = "width")]
+    height: Option<u32>,
+    /// Model package folder (default: the first model inside the bundle).
+    #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// The bundle to load ($T2V_BUNDLE, else the one `cargo run -p bundle -- build` assembles).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_bundle())]
     bundle: PathBuf,
-    threads: usize,
+    /// Frames rendered at once (0 counts as 1).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    threads: u32,
+    /// Generates on the GPU.
+    #[arg(long)]
     gpu: bool,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        out: PathBuf::from("out/render"),
-        prompt: DEFAULT_PROMPT.into(),
-        negative: String::new(),
-        seed: 42,
-        steps: None,
-        guidance: None,
-        scheduler: None,
-        frames: None,
-        size: None,
-        model: None,
-        bundle: default_bundle(),
-        threads: 2,
-        gpu: false,
-    };
-    let (mut width, mut height) = (None, None);
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        if flag == "--gpu" {
-            o.gpu = true;
-            continue;
-        }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |what: &str| {
-            value
-                .parse::<f64>()
-                .map_err(|_| format!("{flag}: {what} expected, got {value:?}"))
-        };
-        let count = || {
-            value
-                .parse::<u32>()
-                .map_err(|_| format!("{flag}: a whole number expected, got {value:?}"))
-        };
-        match flag.as_str() {
-            "--out" => o.out = value.into(),
-            "--prompt" => o.prompt = value.clone(),
-            "--negative" => o.negative = value.clone(),
-            "--seed" => o.seed = number("an integer")? as i32,
-            "--steps" => o.steps = Some(number("an integer")? as i32),
-            "--guidance" => o.guidance = Some(number("a number")?),
-            "--scheduler" => o.scheduler = Some(number("a choice index")? as i32),
-            "--frames" => o.frames = Some(count()?),
-            "--width" => width = Some(count()?),
-            "--height" => height = Some(count()?),
-            "--model" => o.model = Some(value.into()),
-            "--bundle" => o.bundle = value.into(),
-            "--threads" => o.threads = count()?.max(1) as usize,
-            _ => return Err(format!("unknown flag {flag}")),
-        }
+impl Options {
+    /// `--width`×`--height`, when given (clap makes sure they come together).
+    fn size(&self) -> Option<(u32, u32)> {
+        self.width.zip(self.height)
     }
-    o.size = match (width, height) {
-        (Some(w), Some(h)) => Some((w, h)),
-        (None, None) => None,
-        _ => return Err("--width and --height go together".into()),
-    };
-    Ok(o)
 }
 
 /// `--model`, else the first model folder shipped in the bundle (the plugin's first search root).
@@ -137,7 +119,7 @@ fn run(o: Options) -> Result<(), String> {
     let model = model_dir(&o)?;
     let package = t2v_engine::ModelPackage::open(&model).map_err(|e| e.to_string())?;
     let defaults = package.defaults();
-    let (width, height) = o.size.unwrap_or((defaults.width, defaults.height));
+    let (width, height) = o.size().unwrap_or((defaults.width, defaults.height));
     let frames = o.frames.unwrap_or(defaults.frames).max(1);
     let config = HostConfig {
         project_size: (width as f64, height as f64),
@@ -154,7 +136,7 @@ fn run(o: Options) -> Result<(), String> {
     let loaded = started.elapsed();
     // Bounded before anything is allocated for them (the project canvas, one render per frame).
     within_range(&instance, "frames", "--frames", frames)?;
-    if o.size.is_some() {
+    if o.size().is_some() {
         within_range(&instance, "width", "--width", width)?;
         within_range(&instance, "height", "--height", height)?;
     }
@@ -167,7 +149,7 @@ fn run(o: Options) -> Result<(), String> {
     set("seed", o.seed.into())?;
     set("frames", (frames as i32).into())?; // in range: checked above
     set("timing", 2.into())?; // one generated frame per timeline frame
-    match o.size {
+    match o.size() {
         Some((w, h)) => {
             set("outputSize", 2.into())?;
             set("width", (w as i32).into())?;
@@ -197,7 +179,12 @@ fn run(o: Options) -> Result<(), String> {
     );
     println!("prompt    {:?}, seed {}", o.prompt, o.seed);
     let render_start = Instant::now();
-    let result = instance.render_sequence(0.0, frames as f64 - 1.0, &Render::frame(0.0), o.threads);
+    let result = instance.render_sequence(
+        0.0,
+        frames as f64 - 1.0,
+        &Render::frame(0.0),
+        o.threads.max(1) as usize,
+    );
     let rendered = render_start.elapsed();
     for m in session.messages() {
         if m.kind != MessageKind::Cleared {
@@ -232,20 +219,7 @@ fn run(o: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!(
-            "{}",
-            include_str!("render.rs")
-                .lines()
-                .take_while(|l| l.starts_with("//!"))
-                .map(|l| l.trim_start_matches("//!").trim_start())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        return ExitCode::SUCCESS;
-    }
-    match parse(&args).and_then(run) {
+    match run(Options::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("render: {e}");
@@ -259,40 +233,53 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("render").chain(args.iter().copied()))
+    }
+
+    /// The first line of the error clap prints for `args`.
+    fn error(args: &[&str]) -> String {
+        let text = parse(args).unwrap_err().to_string();
+        text.lines().next().unwrap_or_default().to_string()
     }
 
     #[test]
     fn flags_parse_and_bad_ones_are_named() {
-        let o = parse(&args(&[
-            "--seed", "7", "--width", "64", "--height", "48", "--prompt", "a cat",
-        ]))
+        let o = parse(&[
+            "--seed", "-7", "--width", "64", "--height", "48", "--prompt", "a cat", "--gpu",
+        ])
         .unwrap();
         assert_eq!(
-            (o.seed, o.size, o.prompt.as_str()),
-            (7, Some((64, 48)), "a cat")
+            (o.seed, o.size(), o.prompt.as_str(), o.gpu),
+            (-7, Some((64, 48)), "a cat", true)
+        );
+        let o = parse(&[]).unwrap();
+        assert_eq!(
+            (o.seed, o.size(), o.prompt.as_str(), o.threads),
+            (42, None, DEFAULT_PROMPT, 2)
+        );
+        assert_eq!(o.out, Path::new("out/render"));
+        assert_eq!(
+            error(&["--width", "64"]),
+            "error: the following required arguments were not provided:"
         );
         assert_eq!(
-            parse(&args(&["--width", "64"])).unwrap_err(),
-            "--width and --height go together"
+            error(&["--seed", "x"]),
+            "error: invalid value 'x' for '--seed <N>': invalid digit found in string"
         );
         assert_eq!(
-            parse(&args(&["--seed", "x"])).unwrap_err(),
-            "--seed: an integer expected, got \"x\""
+            error(&["--frames", "2.5"]),
+            "error: invalid value '2.5' for '--frames <N>': invalid digit found in string"
         );
         assert_eq!(
-            parse(&args(&["--bogus", "1"])).unwrap_err(),
-            "unknown flag --bogus"
+            error(&["--bogus", "1"]),
+            "error: unexpected argument '--bogus' found"
         );
     }
 
     #[test]
     fn an_explicit_model_must_exist() {
-        let o = Options {
-            model: Some(Path::new("/no/such/model").into()),
-            ..parse(&[]).unwrap()
-        };
+        let o = parse(&["--model", "/no/such/model"]).unwrap();
         assert!(model_dir(&o)
             .unwrap_err()
             .starts_with("--model /no/such/model:"));
