@@ -45,13 +45,14 @@ pub fn models() -> Vec<ModelEntry> {
     known.unwrap_or_else(rescan_models)
 }
 
-/// ONNX Runtime: inside the bundle next to the plugin binary first, then `ORT_DYLIB_PATH`.
+/// ONNX Runtime: `ORT_DYLIB_PATH` when set (an explicit setting beats the default, e.g. a studio's own
+/// GPU build), else the one inside the bundle next to the plugin binary.
 pub fn onnxruntime_library() -> Option<PathBuf> {
-    let bundled = bundle().and_then(|b| find_onnxruntime(&b.join("Contents").join("Linux-x86-64")));
-    bundled.or_else(|| {
-        std::env::var_os("ORT_DYLIB_PATH")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
+    let explicit = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    explicit.or_else(|| {
+        bundle().and_then(|b| find_onnxruntime(&b.join("Contents").join("Linux-x86-64")))
     })
 }
 

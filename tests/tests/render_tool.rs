@@ -59,3 +59,26 @@ fn a_bad_flag_is_reported() {
          For more information, try '--help'."
     );
 }
+
+#[test]
+fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let result = Command::new(env!("CARGO_BIN_EXE_render"))
+        .args(["--out", &out.path().to_string_lossy()])
+        .args(["--model", &common::fixture_model().to_string_lossy()])
+        .args(["--frames", "1"])
+        .env("T2V_BUNDLE", common::bundle())
+        .env("T2V_CACHE_DIR", cache.path())
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert!(!result.status.success());
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains(
+            "plugin    [Error] Text to Video: ONNX Runtime: library /nonexistent/libonnxruntime.so \
+             does not exist"
+        ),
+        "{stdout}"
+    );
+}
