@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=8.0)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--guidance", type=float, default=9.0)
-    ap.add_argument("--scheduler", default="ddim", help="ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler")
+    ap.add_argument("--scheduler", default="ddim", help="ddim, euler, euler_a, dpmpp_2m, lcm (epsilon / v-prediction models), flow_euler (flow-matching models)")
     ap.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
     args = ap.parse_args()
 

@@ -24,6 +24,6 @@ pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{disable_onnx_runtime_telemetry, init_onnx_runtime, Device, RuntimeOptions};
-pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
+pub use scheduler::{Parameterisation, Scheduler, SchedulerConfig, SchedulerKind};
 pub use stats::GenerationStats;
 pub use tokenizer::PromptTokenizer;

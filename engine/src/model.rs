@@ -13,7 +13,6 @@ use crate::noise::NoiseStream;
 use crate::package::{Defaults, ModelPackage, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 use crate::request::{Flow, Request, StepProgress, Video};
 use crate::runtime::{load_session, Device, RuntimeOptions};
-use crate::scheduler::Scheduler;
 use crate::stats::{GenerationClock, GenerationStats};
 
 /// Frames decoded per VAE run: bounds decoder memory on long clips.
@@ -201,12 +200,10 @@ impl Model {
         progress: &mut dyn FnMut(StepProgress) -> Flow,
     ) -> Result<(Video, GenerationStats), EngineError> {
         let steps = request.steps;
-        let mut scheduler = Scheduler::new(
-            request.scheduler,
-            self.package.scheduler_config(),
-            steps as usize,
-        )
-        .map_err(EngineError::InvalidRequest)?;
+        let mut scheduler = request
+            .scheduler
+            .build(self.package.scheduler_config(), steps as usize)
+            .map_err(EngineError::InvalidRequest)?;
         if progress(StepProgress { step: 0, steps }) == Flow::Cancel {
             return Err(EngineError::Cancelled);
         }

@@ -10,7 +10,7 @@ use crate::limits::{
     MAX_CONFIG_BYTES, MAX_FPS, MAX_FRAMES, MAX_GUIDANCE, MAX_HIDDEN, MAX_LATENT_CHANNELS, MAX_SIDE,
     MAX_STEPS, MAX_TOKENS,
 };
-use crate::scheduler::{SchedulerConfig, SchedulerKind};
+use crate::scheduler::{Parameterisation, SchedulerConfig, SchedulerKind};
 use crate::tokenizer::PromptTokenizer;
 use crate::walk::walk;
 
@@ -256,13 +256,14 @@ impl ModelPackage {
             fps: 8.0,
             steps: 25,
             guidance: 9.0,
-            scheduler: scheduler_config
-                .native_kind()
-                .unwrap_or(SchedulerKind::Ddim),
+            scheduler: scheduler_config.default_kind(),
         };
         if let Some(d) = index.get("t2v_defaults") {
             apply_defaults(&mut defaults, d)
                 .map_err(|e| r.err(format!("model_index.json: t2v_defaults {e}")))?;
+            scheduler_config
+                .check_kind(defaults.scheduler)
+                .map_err(|e| r.err(format!("model_index.json: t2v_defaults `scheduler`: {e}")))?;
         }
         for (key, v) in [("width", defaults.width), ("height", defaults.height)] {
             if v % size_multiple != 0 || v > MAX_SIDE {
@@ -326,6 +327,16 @@ impl ModelPackage {
 
     pub fn scheduler_config(&self) -> &SchedulerConfig {
         &self.scheduler_config
+    }
+
+    /// What the denoiser predicts, from `scheduler_config.json`.
+    pub fn parameterisation(&self) -> Parameterisation {
+        self.scheduler_config.parameterisation
+    }
+
+    /// The scheduler kinds valid for this model (those handling its parameterisation), in menu order.
+    pub fn schedulers(&self) -> Vec<SchedulerKind> {
+        self.scheduler_config.valid_kinds()
     }
 
     pub fn tokenizer(&self) -> &PromptTokenizer {

@@ -3,7 +3,7 @@
 use crate::error::EngineError;
 use crate::limits::{tensor_values, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES};
 use crate::package::{Defaults, ModelPackage};
-use crate::scheduler::{Scheduler, SchedulerKind};
+use crate::scheduler::SchedulerKind;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +100,12 @@ impl ModelPackage {
         }
         self.check_tensor_sizes(r.width, r.height, r.frames)
             .map_err(EngineError::InvalidRequest)?;
-        Scheduler::new(r.scheduler, self.scheduler_config(), r.steps as usize)
+        let config = self.scheduler_config();
+        config
+            .check_kind(r.scheduler)
+            .map_err(EngineError::InvalidRequest)?;
+        r.scheduler
+            .build(config, r.steps as usize)
             .map_err(EngineError::InvalidRequest)?;
         Ok(())
     }

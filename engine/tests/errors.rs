@@ -4,7 +4,10 @@ mod common;
 
 use std::path::Path;
 
-use t2v_engine::{EngineError, Flow, Model, ModelPackage, Request, RuntimeOptions, SchedulerKind};
+use t2v_engine::{
+    EngineError, Flow, Model, ModelPackage, Parameterisation, Request, RuntimeOptions,
+    SchedulerKind,
+};
 
 fn open_err(dir: &Path) -> String {
     ModelPackage::open(dir).unwrap_err().to_string()
@@ -107,6 +110,57 @@ fn inconsistent_configs_name_both_sides() {
         ),
         "model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler"
     );
+    assert_eq!(
+        err_after(
+            json_edit("model_index.json", |v| {
+                v["t2v_defaults"]["scheduler"] = "flow_euler".into()
+            }),
+            open_err
+        ),
+        "model_index.json: t2v_defaults `scheduler`: the Flow Euler scheduler does not handle this model's \
+         epsilon prediction; choose one of DDIM, Euler, Euler a, DPM++ 2M, LCM"
+    );
+}
+
+/// The valid schedulers follow the parameterisation `scheduler_config.json` declares; the default is the
+/// config's class when valid, else the first valid kind.
+#[test]
+fn schedulers_offered_follow_the_parameterisation() {
+    use SchedulerKind::*;
+    let open = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let dir = common::package_copy();
+        common::edit_json(&dir.path().join("scheduler/scheduler_config.json"), edit);
+        common::edit_json(&dir.path().join("model_index.json"), |v| {
+            v["t2v_defaults"]
+                .as_object_mut()
+                .unwrap()
+                .remove("scheduler");
+        });
+        ModelPackage::open(dir.path()).unwrap()
+    };
+    let epsilon = ModelPackage::open(common::package()).unwrap();
+    assert_eq!(epsilon.parameterisation(), Parameterisation::Epsilon);
+    assert_eq!(
+        epsilon.schedulers(),
+        [Ddim, Euler, EulerAncestral, DpmPp2m, Lcm]
+    );
+    let v = open(&|v| v["prediction_type"] = "v_prediction".into());
+    assert_eq!(v.parameterisation(), Parameterisation::VPrediction);
+    assert_eq!(v.schedulers(), epsilon.schedulers());
+    let flow_class = open(&|v| v["_class_name"] = "FlowMatchEulerDiscreteScheduler".into());
+    assert_eq!(flow_class.schedulers(), [FlowEuler]);
+    assert_eq!(flow_class.defaults().scheduler, FlowEuler);
+    // Wan's config: UniPC with flow sigmas, no engine kind of its own yet: the first flow kind.
+    let unipc = open(&|v| {
+        v["_class_name"] = "UniPCMultistepScheduler".into();
+        v["use_flow_sigmas"] = true.into();
+        v["prediction_type"] = "flow_prediction".into();
+    });
+    assert_eq!(unipc.parameterisation(), Parameterisation::Flow);
+    assert_eq!(unipc.defaults().scheduler, FlowEuler);
+    let flow_type = open(&|v| v["prediction_type"] = "flow_prediction".into());
+    assert_eq!(flow_type.parameterisation(), Parameterisation::Flow);
+    assert_eq!(flow_type.defaults().scheduler, FlowEuler);
 }
 
 #[test]
@@ -233,6 +287,11 @@ fn bad_request_values_are_explained() {
             r.steps = 60
         },
         "invalid request: LCM takes at most 50 steps (got 60)",
+    );
+    check(
+        &|r| r.scheduler = SchedulerKind::FlowEuler,
+        "invalid request: the Flow Euler scheduler does not handle this model's epsilon prediction; \
+         choose one of DDIM, Euler, Euler a, DPM++ 2M, LCM",
     );
     // Empty prompts are fine; long ones are truncated by the tokenizer.
     let mut long = request(&package);

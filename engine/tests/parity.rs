@@ -5,7 +5,8 @@ mod common;
 
 use serde_json::Value;
 use t2v_engine::{
-    EngineError, Flow, Model, NoiseStream, Request, RuntimeOptions, SchedulerKind, StepProgress,
+    EngineError, Flow, Model, NoiseStream, Parameterisation, Request, RuntimeOptions,
+    SchedulerKind, StepProgress,
 };
 
 fn expected() -> Value {
@@ -13,6 +14,29 @@ fn expected() -> Value {
         std::fs::read_to_string(common::fixtures().join("tiny-modelscope-expected/expected.json"))
             .unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// The fixture with its scheduler config declaring flow matching. The reference ran flow_euler on this UNet as
+/// if it predicted a velocity; the engine runs a scheduler only on the parameterisation it handles.
+fn flow_package() -> tempfile::TempDir {
+    let dir = common::package_copy();
+    common::edit_json(&dir.path().join("scheduler/scheduler_config.json"), |v| {
+        v["_class_name"] = "FlowMatchEulerDiscreteScheduler".into()
+    });
+    common::edit_json(&dir.path().join("model_index.json"), |v| {
+        v["t2v_defaults"]["scheduler"] = "flow_euler".into()
+    });
+    dir
+}
+
+/// Loads the fixture, or its flow-matching copy for a kind that handles only flow.
+fn model_for(kind: SchedulerKind, flow: &tempfile::TempDir) -> Model {
+    let dir = if kind.handles(Parameterisation::Flow) {
+        flow.path().to_path_buf()
+    } else {
+        common::package()
+    };
+    Model::load(&dir, &RuntimeOptions::default()).unwrap()
 }
 
 fn request(e: &Value, scheduler: SchedulerKind) -> Request {
@@ -196,9 +220,10 @@ fn progress_runs_each_step_and_cancel_stops_within_one() {
 fn every_scheduler_and_unguided_runs_produce_valid_frames() {
     common::init_runtime();
     let e = expected();
-    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
+    let flow = flow_package();
     let mut previous: Vec<Vec<f32>> = vec![];
     for kind in SchedulerKind::ALL {
+        let model = model_for(kind, &flow);
         let mut r = request(&e, kind);
         r.steps = 2;
         let v = model.generate(&r, &mut continue_always).unwrap();
@@ -214,6 +239,7 @@ fn every_scheduler_and_unguided_runs_produce_valid_frames() {
         );
         previous.push(all);
     }
+    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
     let mut unguided = request(&e, SchedulerKind::Ddim);
     unguided.guidance = 1.0;
     unguided.negative_prompt = "ignored without guidance".into();
@@ -243,7 +269,7 @@ fn a_loaded_model_has_its_package_defaults() {
 fn remaining_schedulers_match_the_python_reference() {
     common::init_runtime();
     let e = expected();
-    let model = Model::load(&common::package(), &RuntimeOptions::default()).unwrap();
+    let flow = flow_package();
     let runs = e["reference_runs"].as_object().unwrap();
     assert_eq!(runs.len(), 5);
     for (name, run) in runs {
@@ -253,6 +279,7 @@ fn remaining_schedulers_match_the_python_reference() {
                 .join("tiny-modelscope-expected")
                 .join(run["file"].as_str().unwrap()),
         );
+        let model = model_for(kind, &flow);
         let mut r = request(&e, kind);
         r.frames = run["frames"].as_u64().unwrap() as u32;
         let video = model.generate(&r, &mut continue_always).unwrap();

@@ -2,7 +2,7 @@
 //! models/fixtures/make_fixtures.py (fake denoiser out[i] = 0.9·x[i] + 0.2·sin(i + t/100), noise from our stream).
 
 use serde_json::Value;
-use t2v_engine::{NoiseStream, Scheduler, SchedulerConfig, SchedulerKind};
+use t2v_engine::{NoiseStream, SchedulerConfig, SchedulerKind};
 
 fn fixtures() -> Value {
     let path = concat!(
@@ -55,7 +55,9 @@ fn schedulers_match_diffusers() {
             case["config_name"].as_str().unwrap()
         );
         let config = SchedulerConfig::from_json(&case["config"]).unwrap();
-        let mut s = Scheduler::new(kind, &config, steps).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let mut s = kind
+            .build(&config, steps)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
         assert_close(
             &format!("{label}: timesteps"),
             s.timesteps(),

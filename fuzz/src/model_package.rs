@@ -52,14 +52,14 @@ pub fn check(data: &[u8]) {
     }
     let steps = defaults.steps.clamp(1, MAX_STEPS as u32) as usize;
     for kind in SchedulerKind::ALL {
-        if let Ok(scheduler) = Scheduler::new(kind, package.scheduler_config(), steps) {
+        if let Ok(scheduler) = kind.build(package.scheduler_config(), steps) {
             denoise(scheduler, kind);
         }
     }
 }
 
 /// Runs every step on a small sample with a zero model output and checks the sample stays finite.
-fn denoise(mut scheduler: Scheduler, kind: SchedulerKind) {
+fn denoise(mut scheduler: Box<dyn Scheduler>, kind: SchedulerKind) {
     let mut noise = NoiseStream::new(0);
     let mut sample: Vec<f32> = noise.take(8);
     let output = vec![0.0f32; sample.len()];

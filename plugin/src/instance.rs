@@ -123,7 +123,11 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         return Ok(kOfxStatReplyDefault);
     }
     let name = in_args.get_string(kOfxPropName, 0)?;
-    if name == names::STATUS || name == names::GENERATION || name == names::MODEL_NAME {
+    if name == names::STATUS
+        || name == names::GENERATION
+        || name == names::MODEL_NAME
+        || name == names::SCHEDULER_NAME
+    {
         return Ok(kOfxStatOK); // our own writes
     }
     let time = in_args.get_double(kOfxPropTime, 0).unwrap_or(0.0);
@@ -133,6 +137,12 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     }
     if name == names::MODEL {
         remember_model_name(&params, time)?;
+    }
+    if name == names::SCHEDULER {
+        let index = params.param(names::SCHEDULER)?.int_at(time)?;
+        params
+            .param(names::SCHEDULER_NAME)?
+            .set_string(job::scheduler_id(index))?;
     }
     let settings_and_job = Settings::read(&params, time).and_then(|settings| {
         enable_dependents(&params, &settings)?;

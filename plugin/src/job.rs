@@ -138,7 +138,11 @@ pub fn job(settings: &Settings, project_pixels: (f64, f64)) -> Result<Job> {
         p.defaults(),
         p.shapes().size_multiple,
         project_pixels,
-    );
+    )?;
+    // The menu lists every scheduler; one this model cannot run fails here, naming the valid ones.
+    p.scheduler_config()
+        .check_kind(request.scheduler)
+        .map_err(Error::failed)?;
     let recipe = package.recipe(&request);
     Ok(Job {
         dir,
@@ -148,12 +152,40 @@ pub fn job(settings: &Settings, project_pixels: (f64, f64)) -> Result<Job> {
     })
 }
 
-/// The scheduler for choice `index` (0 = the model's default, then `SchedulerKind::ALL` in order).
-pub fn scheduler(index: i32, default: SchedulerKind) -> SchedulerKind {
-    usize::try_from(index - 1)
-        .ok()
-        .and_then(|i| SchedulerKind::ALL.get(i).copied())
-        .unwrap_or(default)
+/// The id `schedulerName` holds for the menu's "Model default".
+pub const DEFAULT_SCHEDULER: &str = "default";
+
+/// The id stored for menu entry `index` (0 = the model's default, then `SchedulerKind::ALL` in its frozen
+/// order); empty for an index outside the menu.
+pub fn scheduler_id(index: i32) -> &'static str {
+    match usize::try_from(index) {
+        Ok(0) => DEFAULT_SCHEDULER,
+        Ok(i) => SchedulerKind::ALL.get(i - 1).map_or("", |k| k.name()),
+        Err(_) => "",
+    }
+}
+
+/// The scheduler the settings choose: `schedulerName` when set (it survives menu changes), else the menu
+/// index as projects saved before it hold it (out of range: the model's default).
+pub fn scheduler(settings: &Settings, default: SchedulerKind) -> Result<SchedulerKind> {
+    let by_index = || {
+        usize::try_from(settings.scheduler - 1)
+            .ok()
+            .and_then(|i| SchedulerKind::ALL.get(i).copied())
+            .unwrap_or(default)
+    };
+    match settings.scheduler_name.as_str() {
+        "" => Ok(by_index()),
+        DEFAULT_SCHEDULER => Ok(default),
+        name => SchedulerKind::from_name(name).ok_or_else(|| {
+            let ids: Vec<_> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
+            Error::failed(format!(
+                "the saved scheduler `{name}` is not one this plugin offers ({}); choose one in the \
+                 Scheduler menu",
+                ids.join(", ")
+            ))
+        }),
+    }
 }
 
 /// The engine request: zeros take the model's defaults; sizes are rounded to `multiple`.
@@ -162,7 +194,7 @@ pub fn request(
     defaults: &Defaults,
     multiple: u32,
     project_pixels: (f64, f64),
-) -> Request {
+) -> Result<Request> {
     let (width, height) = match settings.output_size {
         OutputSize::Native => (defaults.width, defaults.height),
         OutputSize::Custom => (settings.width, settings.height),
@@ -176,7 +208,7 @@ pub fn request(
         ((v + m / 2) / m * m).max(m)
     };
     let or = |v: u32, default: u32| if v == 0 { default } else { v };
-    Request {
+    Ok(Request {
         prompt: settings.prompt.clone(),
         negative_prompt: settings.negative_prompt.clone(),
         seed: settings.seed,
@@ -186,11 +218,11 @@ pub fn request(
         } else {
             defaults.guidance
         },
-        scheduler: scheduler(settings.scheduler, defaults.scheduler),
+        scheduler: scheduler(settings, defaults.scheduler)?,
         width: round(width),
         height: round(height),
         frames: or(settings.frames, defaults.frames),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +244,7 @@ pub(crate) mod tests {
             steps: 0,
             guidance: 0.0,
             scheduler: 0,
+            scheduler_name: String::new(),
             frames: 0,
             output_size: OutputSize::Native,
             width: 100,
@@ -240,7 +273,7 @@ pub(crate) mod tests {
 
     #[test]
     fn zeros_take_the_model_defaults() {
-        let r = request(&settings(), &defaults(), 16, (1920.0, 1080.0));
+        let r = request(&settings(), &defaults(), 16, (1920.0, 1080.0)).unwrap();
         assert_eq!((r.width, r.height, r.frames, r.steps), (64, 48, 8, 20));
         assert_eq!(
             (r.guidance, r.scheduler, r.seed),
@@ -259,7 +292,7 @@ pub(crate) mod tests {
             output_size: OutputSize::Custom,
             ..settings()
         };
-        let r = request(&s, &defaults(), 16, (0.0, 0.0));
+        let r = request(&s, &defaults(), 16, (0.0, 0.0)).unwrap();
         assert_eq!((r.width, r.height), (96, 48));
         assert_eq!((r.steps, r.guidance, r.frames), (3, 1.0, 5));
         assert_eq!(r.scheduler, SchedulerKind::Euler);
@@ -267,7 +300,7 @@ pub(crate) mod tests {
             output_size: OutputSize::Project,
             ..settings()
         };
-        let r = request(&p, &defaults(), 8, (1920.0, 1080.0));
+        let r = request(&p, &defaults(), 8, (1920.0, 1080.0)).unwrap();
         assert_eq!((r.width, r.height), (1920, 1080));
         let tiny = Settings {
             output_size: OutputSize::Custom,
@@ -275,19 +308,46 @@ pub(crate) mod tests {
             height: 0,
             ..settings()
         };
-        let r = request(&tiny, &defaults(), 8, (0.0, 0.0));
+        let r = request(&tiny, &defaults(), 8, (0.0, 0.0)).unwrap();
         assert_eq!((r.width, r.height), (8, 8));
     }
 
     #[test]
     fn scheduler_menu_matches_the_engine_kinds() {
         assert_eq!(SCHEDULERS.len(), SchedulerKind::ALL.len() + 1);
+        let pick = |index: i32, name: &str| {
+            let s = Settings {
+                scheduler: index,
+                scheduler_name: name.into(),
+                ..settings()
+            };
+            scheduler(&s, SchedulerKind::Lcm).map_err(|e| e.message)
+        };
         for (i, kind) in SchedulerKind::ALL.iter().enumerate() {
             assert_eq!(SCHEDULERS[i + 1], kind.label());
-            assert_eq!(scheduler(i as i32 + 1, SchedulerKind::Lcm), *kind);
+            assert_eq!(pick(i as i32 + 1, ""), Ok(*kind), "old projects: the index");
+            assert_eq!(scheduler_id(i as i32 + 1), kind.name());
+            assert_eq!(
+                pick(0, kind.name()),
+                Ok(*kind),
+                "the id wins over the index"
+            );
         }
-        assert_eq!(scheduler(0, SchedulerKind::Lcm), SchedulerKind::Lcm);
-        assert_eq!(scheduler(99, SchedulerKind::Lcm), SchedulerKind::Lcm);
+        assert_eq!(pick(0, ""), Ok(SchedulerKind::Lcm));
+        assert_eq!(pick(99, ""), Ok(SchedulerKind::Lcm));
+        assert_eq!(pick(2, DEFAULT_SCHEDULER), Ok(SchedulerKind::Lcm));
+        assert_eq!(
+            (scheduler_id(0), scheduler_id(99), scheduler_id(-1)),
+            ("default", "", "")
+        );
+        assert_eq!(
+            pick(1, "unipc"),
+            Err(
+                "the saved scheduler `unipc` is not one this plugin offers (ddim, euler, euler_a, \
+                 dpmpp_2m, lcm, flow_euler); choose one in the Scheduler menu"
+                    .into()
+            )
+        );
     }
 
     fn fixture() -> String {

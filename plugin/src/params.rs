@@ -34,9 +34,13 @@ pub mod names {
     pub const GENERATION: &str = "generation";
     /// The chosen model's name, so a saved project keeps its model when the menu's order changes.
     pub const MODEL_NAME: &str = "modelName";
+    /// The chosen scheduler's stable id (`ddim`, …, or `default`), so a saved project keeps its scheduler
+    /// whatever the Scheduler menu's order.
+    pub const SCHEDULER_NAME: &str = "schedulerName";
 }
 
-/// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler.
+/// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler, then
+/// `SchedulerKind::ALL` in its frozen order (projects saved before `schedulerName` hold only the index).
 pub const SCHEDULERS: [&str; 7] = [
     "Model default",
     "DDIM",
@@ -154,7 +158,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         },
         def(STEPS, "Steps", "Denoising steps; 0 uses the model's default.", int(0, (0, 500), (0, 100))),
         def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 0 uses the model's default, 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (0.0, 20.0) }),
-        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config.", choice(&SCHEDULERS, 0)),
+        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler runs flow-matching models. Another choice fails with the valid ones named.", choice(&SCHEDULERS, 0)),
         def(FRAMES, "Frames", "Frames to generate; 0 uses the model's default.", int(0, (0, 1024), (0, 64))),
         def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
         def(OUTPUT_SIZE, "Generate at", "Resolution of the generated clip.", choice(&["Project size", "Model native", "Custom"], 1)),
@@ -173,6 +177,10 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         Def {
             secret: true,
             ..def(MODEL_NAME, "Model name", "The chosen model's name (survives changes to the Model menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
+        },
+        Def {
+            secret: true,
+            ..def(SCHEDULER_NAME, "Scheduler name", "The chosen scheduler's id (survives changes to the Scheduler menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
         },
         def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
         def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),

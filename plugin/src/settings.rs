@@ -34,6 +34,8 @@ pub struct Settings {
     pub guidance: f32,
     /// Index into `params::SCHEDULERS` (0 = the model's default).
     pub scheduler: i32,
+    /// The chosen scheduler's id (empty in projects saved before it existed); wins over `scheduler` when set.
+    pub scheduler_name: String,
     /// 0 = the model's default.
     pub frames: u32,
     pub output_size: OutputSize,
@@ -74,6 +76,7 @@ impl Settings {
             steps: non_negative(int(STEPS)?),
             guidance: clamp_double(GUIDANCE, params.param(GUIDANCE)?.double_at(time)?) as f32,
             scheduler: int(SCHEDULER)?,
+            scheduler_name: params.param(SCHEDULER_NAME)?.string_at(time)?,
             frames: non_negative(int(FRAMES)?),
             output_size: match int(OUTPUT_SIZE)? {
                 0 => OutputSize::Project,

@@ -228,6 +228,16 @@ impl<'s> Instance<'s> {
         self.changed(name, kOfxChangeUserEdited)
     }
 
+    /// Sets a parameter as opening a saved project does: the value only, no InstanceChanged.
+    pub fn restore_param(&self, name: &str, value: impl Into<ParamValue>) -> Result<(), HostError> {
+        let value = value.into();
+        self.effect
+            .params
+            .with(name, |p| p.set_value(value))
+            .ok_or_else(|| self.unknown(name))?
+            .map_err(HostError::Usage)
+    }
+
     /// Presses a push button: InstanceChanged for it.
     pub fn press(&self, name: &str) -> Result<(), HostError> {
         self.effect

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::SchedulerKind;
+use super::{Parameterisation, Prediction, SchedulerKind};
 
 /// Largest flow-matching `shift` (real models use 1 to about 17).
 const MAX_SHIFT: f64 = 1000.0;
@@ -23,14 +23,6 @@ pub enum Spacing {
     Linspace,
 }
 
-/// What the denoiser predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prediction {
-    Epsilon,
-    VPrediction,
-    Sample,
-}
-
 /// Every `scheduler_config.json` setting the engine honours. Keys a config leaves out take the default of
 /// the diffusers class of the chosen kind, as `SchedulerClass.from_config(config)` does.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +33,9 @@ pub struct SchedulerConfig {
     pub beta_end: f64,
     pub beta_schedule: BetaSchedule,
     pub trained_betas: Option<Vec<f64>>,
+    /// The DDPM-family reading of the denoiser output (`Epsilon` for flow models, where it is unused).
     pub prediction_type: Prediction,
+    pub parameterisation: Parameterisation,
     pub spacing: Option<Spacing>,
     pub steps_offset: i64,
     pub clip_sample: Option<bool>,
@@ -113,11 +107,22 @@ impl SchedulerConfig {
             Some("linspace") => Some(Spacing::Linspace),
             Some(other) => return Err(format!("timestep_spacing `{other}` is not supported")),
         };
-        let prediction_type = match get_str(m, "prediction_type")?.unwrap_or("epsilon") {
-            "epsilon" => Prediction::Epsilon,
-            "v_prediction" => Prediction::VPrediction,
-            "sample" => Prediction::Sample,
-            other => return Err(format!("prediction_type `{other}` is not supported")),
+        let class_name = get_str(m, "_class_name")?.unwrap_or("");
+        let (prediction_type, parameterisation) =
+            match get_str(m, "prediction_type")?.unwrap_or("epsilon") {
+                "epsilon" => (Prediction::Epsilon, Parameterisation::Epsilon),
+                "v_prediction" => (Prediction::VPrediction, Parameterisation::VPrediction),
+                "sample" => (Prediction::Sample, Parameterisation::Sample),
+                "flow_prediction" => (Prediction::Epsilon, Parameterisation::Flow),
+                other => return Err(format!("prediction_type `{other}` is not supported")),
+            };
+        // Flow-matching classes have no prediction_type; UniPC and DPM-Solver switch to flow with a flag.
+        let flow_class = class_name == "FlowMatchEulerDiscreteScheduler"
+            || get_bool(m, "use_flow_sigmas")? == Some(true);
+        let parameterisation = if flow_class {
+            Parameterisation::Flow
+        } else {
+            parameterisation
         };
         let trained_betas = match m.get("trained_betas") {
             None | Some(Value::Null) => None,
@@ -172,13 +177,14 @@ impl SchedulerConfig {
             Ok(v)
         };
         let config = Self {
-            class_name: get_str(m, "_class_name")?.unwrap_or("").to_string(),
+            class_name: class_name.to_string(),
             num_train_timesteps,
             beta_start: get_f64(m, "beta_start", 0.0001)?,
             beta_end: get_f64(m, "beta_end", 0.02)?,
             beta_schedule,
             trained_betas,
             prediction_type,
+            parameterisation,
             spacing,
             steps_offset: steps_offset as i64,
             clip_sample: get_bool(m, "clip_sample")?,
@@ -241,6 +247,36 @@ impl SchedulerConfig {
             "FlowMatchEulerDiscreteScheduler" => Some(SchedulerKind::FlowEuler),
             _ => None,
         }
+    }
+
+    /// The kinds that handle this config's parameterisation, in [`SchedulerKind::ALL`] order.
+    pub fn valid_kinds(&self) -> Vec<SchedulerKind> {
+        SchedulerKind::ALL
+            .into_iter()
+            .filter(|k| k.handles(self.parameterisation))
+            .collect()
+    }
+
+    /// The kind a package runs by default: its config's class when that handles the parameterisation,
+    /// else the first kind that does.
+    pub fn default_kind(&self) -> SchedulerKind {
+        self.native_kind()
+            .filter(|k| k.handles(self.parameterisation))
+            .or_else(|| self.valid_kinds().first().copied())
+            .unwrap_or(SchedulerKind::Ddim)
+    }
+
+    /// `Ok` when `kind` handles this config's parameterisation, else a message naming both and the valid kinds.
+    pub fn check_kind(&self, kind: SchedulerKind) -> Result<(), String> {
+        if kind.handles(self.parameterisation) {
+            return Ok(());
+        }
+        let valid: Vec<_> = self.valid_kinds().iter().map(|k| k.label()).collect();
+        Err(format!(
+            "the {kind} scheduler does not handle this model's {}; choose one of {}",
+            self.parameterisation,
+            valid.join(", ")
+        ))
     }
 
     /// The timestep spacing the chosen kind uses: the config's, else the diffusers class default.

@@ -1,4 +1,7 @@
-//! The scheduler kinds the engine offers: stable names (recipes, `t2v_defaults`) and user-facing labels.
+//! The scheduler kinds the engine offers: stable names (recipes, `t2v_defaults`, the plugin's saved choice),
+//! user-facing labels and the parameterisations each handles.
+
+use super::{ddim, dpmpp_2m, euler, euler_ancestral, flow_euler, lcm, Parameterisation};
 
 /// The schedulers the engine offers, with stable names (used in recipes and `t2v_defaults`) and labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,7 +15,8 @@ pub enum SchedulerKind {
 }
 
 impl SchedulerKind {
-    /// Every kind, in the order the plugin's menu lists them.
+    /// Every kind, in the order the plugin's menu lists them. Frozen: old projects saved the menu index, so
+    /// new kinds go at the end.
     pub const ALL: [SchedulerKind; 6] = [
         SchedulerKind::Ddim,
         SchedulerKind::Euler,
@@ -49,6 +53,22 @@ impl SchedulerKind {
     /// The kind with this stable name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The model parameterisations this kind's update rule is written for (declared by its module).
+    pub fn parameterisations(self) -> &'static [Parameterisation] {
+        match self {
+            SchedulerKind::Ddim => ddim::HANDLES,
+            SchedulerKind::Euler => euler::HANDLES,
+            SchedulerKind::EulerAncestral => euler_ancestral::HANDLES,
+            SchedulerKind::DpmPp2m => dpmpp_2m::HANDLES,
+            SchedulerKind::Lcm => lcm::HANDLES,
+            SchedulerKind::FlowEuler => flow_euler::HANDLES,
+        }
+    }
+
+    pub fn handles(self, p: Parameterisation) -> bool {
+        self.parameterisations().contains(&p)
     }
 }
 

@@ -1,6 +1,6 @@
 //! numpy-exact helpers for building timestep and σ tables the way diffusers builds them.
 
-use super::Spacing;
+use super::{SchedulerConfig, Spacing};
 
 /// numpy's `round` (half to even).
 pub(super) fn np_round(x: f64) -> f64 {
@@ -82,4 +82,52 @@ pub(super) fn sigma_table(alphas_cumprod: &[f64]) -> Vec<f64> {
 
 pub(super) fn to_f32(x: f64) -> f64 {
     x as f32 as f64
+}
+
+/// The Euler family's inference timesteps, σ per step plus a trailing 0, and the initial noise σ.
+#[derive(Debug, Clone)]
+pub(super) struct EulerTables {
+    pub timesteps: Vec<f64>,
+    pub sigmas: Vec<f64>,
+    pub init_noise_sigma: f64,
+}
+
+/// Builds [`EulerTables`] for `spacing` as `EulerDiscreteScheduler` (and its ancestral variant) do.
+pub(super) fn euler_tables(
+    config: &SchedulerConfig,
+    spacing: Spacing,
+    steps: usize,
+) -> EulerTables {
+    let train = config.num_train_timesteps;
+    let mut timesteps = spaced_timesteps(spacing, train, steps, config.steps_offset);
+    if spacing == Spacing::Linspace {
+        // diffusers builds this one with dtype=float32 and does not round it.
+        timesteps = linspace(0.0, train as f64 - 1.0, steps)
+            .into_iter()
+            .rev()
+            .map(to_f32)
+            .collect();
+    }
+    let table = sigma_table(&config.alphas_cumprod());
+    let mut sigmas: Vec<f64> = timesteps
+        .iter()
+        .map(|&t| to_f32(interp(t, &table)))
+        .collect();
+    sigmas.push(0.0);
+    let max = sigmas.iter().cloned().fold(0.0, f64::max);
+    let init_noise_sigma = match spacing {
+        Spacing::Linspace | Spacing::Trailing => max,
+        Spacing::Leading => to_f32((max * max + 1.0).sqrt()),
+    };
+    EulerTables {
+        timesteps,
+        sigmas,
+        init_noise_sigma,
+    }
+}
+
+/// The Euler family's model input: the sample divided by √(σ² + 1).
+pub(super) fn euler_scale(sigma: f64, sample: &[f32]) -> Vec<f32> {
+    let scale = to_f32((sigma * sigma + 1.0).sqrt());
+    sample.iter().map(|&x| (x as f64 / scale) as f32).collect()
 }
