@@ -67,7 +67,11 @@ pub(crate) fn onnx_runtime_logger() -> LoggerFunction {
             LogLevel::Warning => log::Level::Warn,
             LogLevel::Error | LogLevel::Fatal => log::Level::Error,
         };
-        log::log!(target: "onnxruntime", level, "[{category}] {location}: {message}");
+        // Its category is nearly always "onnxruntime", already the target.
+        match category {
+            "onnxruntime" | "" => log::log!(target: "onnxruntime", level, "{location}: {message}"),
+            _ => log::log!(target: "onnxruntime", level, "[{category}] {location}: {message}"),
+        }
     })
 }
 
