@@ -64,6 +64,9 @@ pub struct MadeBy {
     /// The model's name, as users see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The model's licence, when its package states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
     /// The device the model really ran on ("cpu", "cuda").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
@@ -304,6 +307,7 @@ mod tests {
     fn made_by() -> MadeBy {
         MadeBy {
             model: Some("tiny".into()),
+            license: Some("apache-2.0".into()),
             device: Some("cpu".into()),
             execution_provider: Some("CPUExecutionProvider".into()),
             onnx_runtime_version: Some("1.31.1".into()),
@@ -343,9 +347,10 @@ mod tests {
         let (dir, ..) = written();
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
-        let fields: [(&str, serde_json::Value); 6] = [
+        let fields: [(&str, serde_json::Value); 7] = [
             ("plugin_version", "0.1.0".into()),
             ("model", "tiny".into()),
+            ("license", "apache-2.0".into()),
             ("device", "cpu".into()),
             ("execution_provider", "CPUExecutionProvider".into()),
             ("onnx_runtime_version", "1.31.1".into()),
@@ -364,6 +369,7 @@ mod tests {
             serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         for name in [
             "model",
+            "license",
             "device",
             "execution_provider",
             "onnx_runtime_version",

@@ -152,6 +152,7 @@ fn run_model(
     })?;
     let made_by = MadeBy {
         model: Some(model.package().name()),
+        license: model.package().license().map(Into::into),
         device: Some(model.device().name().into()),
         execution_provider: Some(model.device().execution_provider().into()),
         onnx_runtime_version: t2v_engine::onnx_runtime_version().map(Into::into),
@@ -305,6 +306,7 @@ mod tests {
         let ran = Ran {
             made_by: MadeBy {
                 model: Some("tiny-modelscope".into()),
+                license: None,
                 device: Some("cpu".into()),
                 execution_provider: Some("CPUExecutionProvider".into()),
                 onnx_runtime_version: Some("1.31.1".into()),

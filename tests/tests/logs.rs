@@ -137,6 +137,7 @@ fn a_generation_writes_one_line_and_clip_json_records_the_same_provenance() {
     for (name, value) in expected {
         assert_eq!(json[name], value, "{name} in {json}");
     }
+    assert_eq!(json.get("license"), None, "the fixture states no licence");
 }
 
 #[test]
