@@ -181,3 +181,31 @@ fn a_panic_is_recorded_with_its_message_and_place() {
         lines[1]
     );
 }
+
+#[test]
+fn an_unusable_log_folder_sends_the_log_to_stderr_and_says_so_once() {
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let not_a_folder = tempfile::NamedTempFile::new().unwrap();
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_render"))
+        .args(["--out", &out.path().to_string_lossy()])
+        .args(["--model", &common::fixture_model().to_string_lossy()])
+        .args(["--frames", "1", "--steps", "1"])
+        .env("T2V_BUNDLE", common::bundle())
+        .env("T2V_CACHE_DIR", cache.path())
+        .env("T2V_LOG_DIR", not_a_folder.path())
+        .env("T2V_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    let said = format!(
+        "Text to Video: cannot write log files in {}",
+        not_a_folder.path().display()
+    );
+    assert_eq!(stderr.matches(&said).count(), 1, "{stderr}");
+    assert!(stderr.contains("; logging to stderr"), "{stderr}");
+    assert!(
+        stderr.contains("generated (cache miss): model tiny-modelscope"),
+        "{stderr}"
+    );
+}
