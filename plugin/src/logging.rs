@@ -32,13 +32,17 @@ pub fn log_folder() -> Option<PathBuf> {
 }
 
 /// Installs the logger and the panic hook, once per process (later calls do nothing). Never fails: when
-/// the folder cannot be used the log goes to stderr, and when the process already has a logger (a tool
-/// linking the plugin) lines go to that one; either is said once, in the log itself.
+/// the folder cannot be used the log goes to stderr, and when the process already has a logger (a Rust
+/// program linking the plugin) lines go to that one and its panic hook is left alone; either is said
+/// once, in the log itself.
 pub fn install() {
     static HANDLE: OnceLock<Option<LoggerHandle>> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        std::panic::set_hook(Box::new(record_panic));
-        start()
+        let handle = start();
+        if handle.is_some() {
+            std::panic::set_hook(Box::new(record_panic));
+        }
+        handle
     });
 }
 
