@@ -114,7 +114,9 @@ def _write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
-def export_pipeline(pipe, out: Path, defaults: dict, external: str = "auto", src: Path | None = None) -> None:
+def export_pipeline(
+    pipe, out: Path, defaults: dict, external: str = "auto", src: Path | None = None, license: str | None = None
+) -> None:
     """Export every component of a loaded TextToVideoSDPipeline into `out` and write the package's JSON."""
     out.mkdir(parents=True, exist_ok=True)
     unet, vae, text_encoder = pipe.unet.eval(), pipe.vae.eval(), pipe.text_encoder.eval()
@@ -177,18 +179,18 @@ def export_pipeline(pipe, out: Path, defaults: dict, external: str = "auto", src
         for f in (src / "tokenizer").iterdir():
             if f.is_file() and not (tok_dir / f.name).exists():
                 shutil.copy(f, tok_dir / f.name)
-    _write_json(
-        out / "model_index.json",
-        {
-            "_class_name": "TextToVideoSDPipeline",
-            "scheduler": ["diffusers", type(pipe.scheduler).__name__],
-            "text_encoder": ["onnx", "text_encoder/model.onnx"],
-            "tokenizer": ["transformers", type(pipe.tokenizer).__name__],
-            "unet": ["onnx", "unet/model.onnx"],
-            "vae_decoder": ["onnx", "vae_decoder/model.onnx"],
-            "t2v_defaults": defaults,
-        },
-    )
+    index = {
+        "_class_name": "TextToVideoSDPipeline",
+        "scheduler": ["diffusers", type(pipe.scheduler).__name__],
+        "text_encoder": ["onnx", "text_encoder/model.onnx"],
+        "tokenizer": ["transformers", type(pipe.tokenizer).__name__],
+        "unet": ["onnx", "unet/model.onnx"],
+        "vae_decoder": ["onnx", "vae_decoder/model.onnx"],
+        "t2v_defaults": defaults,
+    }
+    if license:
+        index["t2v_license"] = license  # recorded in every clip.json the plugin writes
+    _write_json(out / "model_index.json", index)
 
 
 def default_settings(pipe, args) -> dict:
@@ -221,12 +223,13 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=9.0)
     ap.add_argument("--scheduler", default="ddim", help="ddim, euler, euler_a, dpmpp_2m, lcm (epsilon / v-prediction models), flow_euler (flow-matching models)")
     ap.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
+    ap.add_argument("--license", help="the model's licence as its model card states it (e.g. cc-by-nc-4.0)")
     args = ap.parse_args()
 
     from diffusers import TextToVideoSDPipeline
 
     pipe = TextToVideoSDPipeline.from_pretrained(str(args.src), torch_dtype=torch.float32)
-    export_pipeline(pipe, args.out, default_settings(pipe, args), args.external_data, args.src)
+    export_pipeline(pipe, args.out, default_settings(pipe, args), args.external_data, args.src, args.license)
     print(f"exported {args.src} -> {args.out}")
 
 

@@ -9,6 +9,8 @@ cargo run -q -p bundle -- build
 # The test-only fault-injection build for tests/tests/panics.rs (only the plugin crate recompiles).
 cargo run -q -p bundle -- build --faults
 export ORT_DYLIB_PATH="$PWD/target/onnxruntime/libonnxruntime.so.1.31.1"
+# The plugin logs every test's errors and panics: into target/, not the per-user log folder.
+export T2V_LOG_DIR="$PWD/target/test-logs"
 
 cargo fmt --all -- --check
 cargo clippy -q --workspace --all-targets -- -D warnings

@@ -1,7 +1,7 @@
 //! The process-wide cache: memory tier, disk tier and single flight put together.
 
 use crate::clip::Clip;
-use crate::entry::{Provenance, ReadError};
+use crate::entry::{MadeBy, Provenance, ReadError};
 use crate::memory::Lru;
 use crate::recipe::{ClipKey, Recipe};
 use crate::store::{
@@ -51,6 +51,23 @@ pub struct Options<'a> {
     /// takeover time and generates the clip itself. Not for another thread of this process: that one
     /// shows its own progress.
     pub on_wait: Option<&'a dyn Fn(&str)>,
+}
+
+/// What a generate callback returns: the clip and what made it (recorded in its `clip.json`). A bare
+/// [`Clip`] converts into one that says nothing about its maker.
+#[derive(Debug)]
+pub struct Generated {
+    pub clip: Clip,
+    pub made_by: MadeBy,
+}
+
+impl From<Clip> for Generated {
+    fn from(clip: Clip) -> Self {
+        Generated {
+            clip,
+            made_by: MadeBy::default(),
+        }
+    }
 }
 
 /// Where a clip came from.
@@ -189,11 +206,12 @@ impl ClipCache {
     /// fails, panics or is cancelled, nothing is stored and one of the waiting calls generates instead.
     /// A clip is returned quantised to 16 bits per channel (what the disk holds), so every process sharing
     /// a folder serves identical pixels. Failing to store it is reported in [`Fetched::disk_error`].
-    pub fn get_or_generate<E>(
+    /// `generate` returns a [`Clip`] or, to record what made it, a [`Generated`].
+    pub fn get_or_generate<C: Into<Generated>, E>(
         &self,
         recipe: &Recipe,
         options: &Options,
-        generate: impl FnOnce() -> Result<Clip, E>,
+        generate: impl FnOnce() -> Result<C, E>,
     ) -> Result<Fetched, GetError<E>> {
         let key = recipe.key();
         loop {
@@ -234,12 +252,12 @@ impl ClipCache {
     }
 
     /// The leader's path: disk, then (under the key's cross-process lock) disk again, then generation.
-    fn lead<E>(
+    fn lead<C: Into<Generated>, E>(
         &self,
         recipe: &Recipe,
         key: &ClipKey,
         options: &Options,
-        generate: impl FnOnce() -> Result<Clip, E>,
+        generate: impl FnOnce() -> Result<C, E>,
         lead: &mut Leading,
     ) -> Result<Fetched, GetError<E>> {
         let store = cache_folder(options.folder).map(|root| Store::new(&root));
@@ -275,12 +293,14 @@ impl ClipCache {
             }
         }
         let started = Instant::now();
-        let clip = generate().map_err(GetError::Generate)?.quantized();
+        let Generated { clip, made_by } = generate().map_err(GetError::Generate)?.into();
+        let clip = clip.quantized();
         let generation_seconds = started.elapsed().as_secs_f64();
         let mut location = None;
         if let (Some(store), Some(lock)) = (&store, lock) {
             let provenance = Provenance {
                 plugin_version: options.plugin_version,
+                made_by: &made_by,
                 generation_seconds,
             };
             match store.write(key, recipe, &clip, &provenance) {

@@ -273,7 +273,7 @@ fn a_failed_or_panicking_leader_is_taken_over_by_a_waiter() {
                     if panics {
                         panic!("generator crashed");
                     }
-                    Err("cancelled by the user")
+                    Err::<Clip, _>("cancelled by the user")
                 })
             });
             while generations.load(Ordering::SeqCst) == 0 {

@@ -1,6 +1,6 @@
 //! The format of one disk entry: a folder `<key>/` holding `frame_0000.png`… (16-bit RGB at generated
-//! resolution), `clip.json` (every recipe field, plugin version, timing, and a blake3 checksum per frame
-//! file) and `clip.json.b3` (clip.json's own blake3 in `b3sum` format, so `b3sum -c` can check it too).
+//! resolution), `clip.json` (every recipe field, plugin version, what made the clip ([`MadeBy`]), timing,
+//! and a blake3 checksum per frame file) and `clip.json.b3` (clip.json's own blake3 in `b3sum` format, so `b3sum -c` can check it too).
 //! Every byte is verified on read: an entry either decodes to exactly what was written or is rejected.
 //!
 //! Reading never follows a symlink (the folder itself or a file in it), never opens anything but regular
@@ -40,6 +40,9 @@ pub(crate) struct Metadata {
     key: String,
     recipe: Recipe,
     plugin_version: String,
+    /// Absent from entries written before it was recorded.
+    #[serde(flatten)]
+    pub(crate) made_by: MadeBy,
     generated_at_unix_ms: u64,
     pub(crate) generation_seconds: f64,
     width: u32,
@@ -54,9 +57,34 @@ struct FileSum {
     blake3: String,
 }
 
+/// What made a clip, as the generator knows it; each field is stored in `clip.json` (beside the plugin
+/// version) when known, so a clip can be traced to the model and runtime that made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeBy {
+    /// The model's name, as users see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The model's licence, when its package states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    /// The device the model really ran on ("cpu", "cuda").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The ONNX Runtime execution provider ("CPUExecutionProvider").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_provider: Option<String>,
+    /// The ONNX Runtime version ("1.31.1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onnx_runtime_version: Option<String>,
+    /// The engine's numerics version (`t2v_engine::NUMERICS_VERSION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerics_version: Option<u32>,
+}
+
 /// What is known about how a clip was made; stored with it.
 pub(crate) struct Provenance<'a> {
     pub(crate) plugin_version: &'a str,
+    pub(crate) made_by: &'a MadeBy,
     pub(crate) generation_seconds: f64,
 }
 
@@ -100,6 +128,7 @@ pub(crate) fn write(
         key: key.as_str().into(),
         recipe: recipe.clone(),
         plugin_version: provenance.plugin_version.into(),
+        made_by: provenance.made_by.clone(),
         generated_at_unix_ms,
         generation_seconds: provenance.generation_seconds,
         width: clip.width(),
@@ -260,6 +289,7 @@ mod tests {
         let clip = Clip::new(8, 4, frames).unwrap().quantized();
         let provenance = Provenance {
             plugin_version: "0.1.0",
+            made_by: &made_by(),
             generation_seconds: 1.5,
         };
         write(
@@ -272,6 +302,17 @@ mod tests {
         )
         .unwrap();
         (dir, recipe.key(), clip)
+    }
+
+    fn made_by() -> MadeBy {
+        MadeBy {
+            model: Some("tiny".into()),
+            license: Some("apache-2.0".into()),
+            device: Some("cpu".into()),
+            execution_provider: Some("CPUExecutionProvider".into()),
+            onnx_runtime_version: Some("1.31.1".into()),
+            numerics_version: Some(3),
+        }
     }
 
     fn message(err: ReadError) -> String {
@@ -294,10 +335,53 @@ mod tests {
             ("0.1.0", 1.5)
         );
         assert_eq!(metadata.recipe, sample_recipe("entry"));
+        assert_eq!(metadata.made_by, made_by());
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
         assert_eq!(json["files"][2]["name"], "frame_0002.png");
         assert_eq!(json["recipe"]["negative_prompt"], "blurry");
+    }
+
+    #[test]
+    fn provenance_sits_beside_the_plugin_version() {
+        let (dir, ..) = written();
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
+        let fields: [(&str, serde_json::Value); 7] = [
+            ("plugin_version", "0.1.0".into()),
+            ("model", "tiny".into()),
+            ("license", "apache-2.0".into()),
+            ("device", "cpu".into()),
+            ("execution_provider", "CPUExecutionProvider".into()),
+            ("onnx_runtime_version", "1.31.1".into()),
+            ("numerics_version", 3.into()),
+        ];
+        for (name, value) in fields {
+            assert_eq!(json[name], value, "{name}");
+        }
+    }
+
+    #[test]
+    fn entries_without_provenance_still_read() {
+        let (dir, key, clip) = written();
+        let path = dir.path().join(METADATA);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        for name in [
+            "model",
+            "license",
+            "device",
+            "execution_provider",
+            "onnx_runtime_version",
+            "numerics_version",
+        ] {
+            json.as_object_mut().unwrap().remove(name);
+        }
+        let bytes = serde_json::to_vec_pretty(&json).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        fs::write(dir.path().join(METADATA_SUM), metadata_sum(&bytes)).unwrap();
+        let (read, metadata) = read(dir.path(), &key).unwrap();
+        assert_eq!((read, metadata.made_by), (clip, MadeBy::default()));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`ClipCache::global`]: process-wide (hosts create throw-away render instances). Memory is an LRU with a
 //!   byte budget holding clips and resized output frames ([`ClipCache::resized_frame`]); hits hand out `Arc`s.
 //! - Disk ([`cache_folder`]): one folder per clip, `<key>/frame_0000.png…` (16-bit RGB) + `clip.json`
-//!   (+ `clip.json.b3`), published by atomic rename, verified on read, LRU-evicted under a size cap.
+//!   (recipe, plugin version, [`MadeBy`]: model, device, runtime) (+ `clip.json.b3`), published by atomic rename, verified on read, LRU-evicted under a size cap.
 //! - [`ClipCache::get_or_generate`]: single flight across threads (in memory) and processes (lock files);
 //!   a failed or cancelled generation hands over to a waiter; a stuck lock holder (no heartbeat for
 //!   [`DEFAULT_LOCK_TAKEOVER`]) is taken over; a disk failure never fails the caller.
@@ -31,9 +31,10 @@ mod cache_tests;
 mod folder_tests;
 
 pub use cache::{
-    cache_folder, ClipCache, Fetched, GetError, Options, Source, DEFAULT_DISK_CAP,
+    cache_folder, ClipCache, Fetched, Generated, GetError, Options, Source, DEFAULT_DISK_CAP,
     DEFAULT_MEMORY_BUDGET,
 };
 pub use clip::{Clip, ClipError};
+pub use entry::MadeBy;
 pub use recipe::{canonical_json, ClipKey, Recipe};
 pub use store::{ClearReport, DEFAULT_LOCK_TAKEOVER};

@@ -11,6 +11,7 @@ pub mod noise;
 mod package;
 mod request;
 mod runtime;
+mod runtime_info;
 pub mod scheduler;
 mod stats;
 mod tokenizer;
@@ -24,6 +25,13 @@ pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{disable_onnx_runtime_telemetry, init_onnx_runtime, Device, RuntimeOptions};
+pub use runtime_info::onnx_runtime_version;
 pub use scheduler::{Parameterisation, Scheduler, SchedulerConfig, SchedulerKind};
 pub use stats::GenerationStats;
 pub use tokenizer::PromptTokenizer;
+
+/// The version of the engine's numerics: raise it with any change that alters generated pixels for the
+/// same model and request (noise stream, scheduler arithmetic, guidance, colour conversion, tensor
+/// layout). Recorded in every cached clip's `clip.json`, so a clip can be traced to the arithmetic that
+/// made it.
+pub const NUMERICS_VERSION: u32 = 1;

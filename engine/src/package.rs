@@ -55,6 +55,7 @@ pub struct Shapes {
 pub struct ModelPackage {
     dir: PathBuf,
     class_name: String,
+    license: Option<String>,
     defaults: Defaults,
     shapes: Shapes,
     scheduler_config: SchedulerConfig,
@@ -285,9 +286,19 @@ impl ModelPackage {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let license = match index.get("t2v_license") {
+            None => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(v) => {
+                return Err(r.err(format!(
+                    "model_index.json: `t2v_license` must be a string, not {v}"
+                )))
+            }
+        };
         let package = Self {
             dir: dir.to_path_buf(),
             class_name,
+            license,
             defaults,
             shapes,
             scheduler_config,
@@ -315,6 +326,12 @@ impl ModelPackage {
     /// The diffusers pipeline class the package came from (`_class_name`), possibly empty.
     pub fn class_name(&self) -> &str {
         &self.class_name
+    }
+
+    /// The model's licence as the package states it (`t2v_license` in model_index.json, e.g. an SPDX id
+    /// or the model card's `license`), if it does.
+    pub fn license(&self) -> Option<&str> {
+        self.license.as_deref()
     }
 
     pub fn defaults(&self) -> &Defaults {

@@ -10,6 +10,7 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
+use crate::runtime_info;
 
 /// Where sessions run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,8 +73,11 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
     let env = builder
         .with_name("text-to-video")
         .with_telemetry(false) // Windows builds send ETW telemetry events unless told not to
+        .with_logger(runtime_info::onnx_runtime_logger())
         .build()
         .map_err(|e| EngineError::Runtime(format!("cannot start {}: {e}", library.display())))?;
+    env.set_log_level(runtime_info::onnx_runtime_log_level());
+    runtime_info::remember_version(library);
     *slot = Some(Runtime {
         library: library.to_path_buf(),
         env,

@@ -39,6 +39,20 @@ fn json_edit(rel: &'static str, edit: impl FnOnce(&mut serde_json::Value)) -> im
 }
 
 #[test]
+fn the_license_is_read_when_the_package_states_one() {
+    assert_eq!(
+        ModelPackage::open(common::package()).unwrap().license(),
+        None
+    );
+    let copy = common::package_copy();
+    common::edit_json(&copy.path().join("model_index.json"), |v| {
+        v["t2v_license"] = "cc-by-nc-4.0".into()
+    });
+    let package = ModelPackage::open(copy.path()).unwrap();
+    assert_eq!(package.license(), Some("cc-by-nc-4.0"));
+}
+
+#[test]
 fn missing_files_are_named() {
     for rel in [
         "model_index.json",
@@ -92,6 +106,13 @@ fn inconsistent_configs_name_both_sides() {
             open_err
         ),
         "scheduler/scheduler_config.json: beta_schedule `sigmoid` is not supported"
+    );
+    assert_eq!(
+        err_after(
+            json_edit("model_index.json", |v| v["t2v_license"] = 7.into()),
+            open_err
+        ),
+        "model_index.json: `t2v_license` must be a string, not 7"
     );
     assert_eq!(
         err_after(

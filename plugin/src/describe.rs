@@ -45,6 +45,7 @@ pub fn describe(effect: &Effect) -> Result<OfxStatus> {
             0,
             "Generates a clip from a text prompt with an ONNX text-to-video model.",
         ),
+        props.set_string(kOfxPropVersionLabel, 0, env!("CARGO_PKG_VERSION")),
         props.set_int(kOfxImageEffectPluginPropHostFrameThreading, 0, 0),
         props.set_int(kOfxImageEffectPropSupportsTiles, 0, 0),
         props.set_int(kOfxImageEffectPropSupportsMultiResolution, 0, 1),

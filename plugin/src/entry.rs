@@ -1,5 +1,6 @@
 //! The C entry points. Every call is wrapped in `catch_unwind`: a panic becomes kOfxStatErrFatal, a
-//! log line and a message to the user instead of aborting the editor.
+//! log line and a message to the user instead of aborting the editor. The log (see `logging`) is
+//! installed by the first of OfxSetHost, setHost and the load action.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -11,6 +12,23 @@ use crate::{describe, instance, render};
 
 pub const PLUGIN_ID: &CStr = c"org.texttovideo.TextToVideo";
 
+/// The version hosts see (and store in projects): the crate's, so a release bump reaches them.
+pub const VERSION_MAJOR: u32 = parse_u32(env!("CARGO_PKG_VERSION_MAJOR"));
+pub const VERSION_MINOR: u32 = parse_u32(env!("CARGO_PKG_VERSION_MINOR"));
+
+/// A decimal number at compile time (Cargo's version parts are always plain digits).
+const fn parse_u32(digits: &str) -> u32 {
+    let bytes = digits.as_bytes();
+    let mut value = 0u32;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "a version part is not a number");
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+
 struct Plugin(OfxPlugin);
 // SAFETY: the struct only holds pointers to static C strings and functions; hosts only read it.
 unsafe impl Sync for Plugin {}
@@ -19,8 +37,8 @@ static PLUGIN: Plugin = Plugin(OfxPlugin {
     pluginApi: kOfxImageEffectPluginApi.as_ptr(),
     apiVersion: kOfxImageEffectPluginApiVersion,
     pluginIdentifier: PLUGIN_ID.as_ptr(),
-    pluginVersionMajor: 1,
-    pluginVersionMinor: 0,
+    pluginVersionMajor: VERSION_MAJOR,
+    pluginVersionMinor: VERSION_MINOR,
     setHost: Some(set_host),
     mainEntry: Some(main_entry),
 });
@@ -35,6 +53,7 @@ fn guarded(what: &str, handle: *const c_void, f: impl FnOnce() -> OfxStatus) -> 
                 "internal error in {what}: {}",
                 t2v_engine::panic_message(&*panic)
             );
+            log::error!("Text to Video: {text}");
             if catch_unwind(AssertUnwindSafe(|| report(what, handle, &text))).is_err() {
                 log::error!("Text to Video: {text} (and reporting it failed)");
             }
@@ -43,9 +62,9 @@ fn guarded(what: &str, handle: *const c_void, f: impl FnOnce() -> OfxStatus) -> 
     }
 }
 
-/// Shows an internal error: as the instance's persistent error (cleared by the next good render)
-/// when the action has an instance, else as a plain message; only logged before the suites are
-/// fetched.
+/// Shows an internal error (already logged): as the instance's persistent error (cleared by the next
+/// good render) when the action has an instance, else as a plain message; nowhere before the suites
+/// are fetched.
 fn report(action: &str, handle: *const c_void, text: &str) {
     let suites = suites::loaded();
     let on_instance = ![
@@ -62,10 +81,9 @@ fn report(action: &str, handle: *const c_void, text: &str) {
         }
         Some(suites) => {
             let text = format!("Text to Video: {text}");
-            log::error!("{text}");
             message::plain(&suites, handle.cast_mut(), message::Kind::Error, &text);
         }
-        None => log::error!("Text to Video: {text}"),
+        None => {}
     }
 }
 
@@ -87,6 +105,7 @@ pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
 #[no_mangle]
 pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
     guarded("OfxSetHost", std::ptr::null(), || {
+        crate::logging::install();
         suites::set_host(host);
         kOfxStatOK
     })
@@ -94,6 +113,7 @@ pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
 
 unsafe extern "C" fn set_host(host: *mut OfxHost) {
     guarded("setHost", std::ptr::null(), || {
+        crate::logging::install();
         suites::set_host(host);
         kOfxStatOK
     });
@@ -127,6 +147,9 @@ fn dispatch(
     in_args: OfxPropertySetHandle,
     out_args: OfxPropertySetHandle,
 ) -> crate::ofx::Result<OfxStatus> {
+    if action == kOfxActionLoad {
+        crate::logging::install(); // first: even a panic in the rest of the load is logged
+    }
     #[cfg(feature = "fault-injection")]
     crate::fault::panic_if_asked(&action.to_string_lossy());
     if action == kOfxActionLoad {
@@ -184,6 +207,11 @@ mod tests {
         let id = unsafe { CStr::from_ptr(plugin.pluginIdentifier) };
         assert_eq!(id, c"org.texttovideo.TextToVideo");
         assert!(OfxGetPlugin(1).is_null());
+        let version = format!(
+            "{}.{}.",
+            plugin.pluginVersionMajor, plugin.pluginVersionMinor
+        );
+        assert!(env!("CARGO_PKG_VERSION").starts_with(&version), "{version}");
     }
 
     #[test]

@@ -75,9 +75,9 @@ fn with_data(effect: &Effect, f: impl FnOnce(&InstanceData)) {
     }
 }
 
-/// Shows `text` as the instance's persistent error.
+/// Shows `text` as the instance's persistent error (the caller logs it: a failed action is logged where
+/// the entry points see it fail).
 pub fn show_error(effect: &Effect, text: &str) {
-    log::error!("Text to Video: {text}");
     show(effect, message::Kind::Error, text);
 }
 
@@ -154,6 +154,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         Err(e) => {
             set_status(&params, &format!("Error: {}", e.message))?;
             if name == names::GENERATE {
+                log::warn!("Text to Video: Generate: {}", e.message);
                 show_error(effect, &e.message);
             }
             return Ok(kOfxStatOK);

@@ -13,6 +13,7 @@ mod generate;
 mod instance;
 mod job;
 mod location;
+mod logging;
 mod model_pool;
 mod models;
 mod ofx;

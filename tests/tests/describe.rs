@@ -33,9 +33,14 @@ fn identity_menu_contexts_and_depths() {
     let session = common::load(HostConfig::default());
     assert_eq!(
         session.identity(),
-        ("org.texttovideo.TextToVideo".to_string(), 1, 0)
+        ("org.texttovideo.TextToVideo".to_string(), 1, 0),
+        "the workspace version, 1.0.x: what hosts saved projects with (a new major is another plugin to them)"
     );
     let d = session.descriptor();
+    assert_eq!(
+        d.string(kOfxPropVersionLabel, 0).as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(d.string(kOfxPropLabel, 0).as_deref(), Some("Text to Video"));
     assert_eq!(
         d.string(kOfxImageEffectPluginPropGrouping, 0).as_deref(),

@@ -11,15 +11,18 @@ use std::process::Command;
 
 const SES: &str = "/tmp/.ses";
 
-/// Generates one clip with the `render` tool in a fresh process whose home is `home`.
+/// Generates one clip with the `render` tool in a fresh process whose home is `home` (its cache and log
+/// folders are elsewhere, so the home must stay empty).
 fn generate_in_fresh_process(home: &Path) {
     let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let logs = tempfile::tempdir().unwrap();
     let result = Command::new(env!("CARGO_BIN_EXE_render"))
         .args(["--out", &out.path().to_string_lossy()])
         .args(["--model", &common::fixture_model().to_string_lossy()])
         .args(["--frames", "1", "--steps", "1"])
         .env("T2V_BUNDLE", common::bundle())
         .env("T2V_CACHE_DIR", cache.path())
+        .env("T2V_LOG_DIR", logs.path())
         .env("HOME", home)
         .env_remove("XDG_CACHE_HOME")
         .env_remove("XDG_DATA_HOME")
@@ -32,6 +35,7 @@ fn generate_in_fresh_process(home: &Path) {
         String::from_utf8_lossy(&result.stderr)
     );
     assert!(out.path().join("frame_0000.png").is_file());
+    assert!(logs.path().join("text-to-video_rCURRENT.log").is_file());
 }
 
 #[test]
