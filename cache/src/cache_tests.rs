@@ -662,7 +662,11 @@ fn child_process() {
             };
             let got = cache
                 .get_or_generate(&recipe, &options, || {
-                    while !marker.exists() {
+                    // Bounded, so a waiter that never comes fails the test instead of hanging it.
+                    for _ in 0..6000 {
+                        if marker.exists() {
+                            break;
+                        }
                         thread::sleep(std::time::Duration::from_millis(5));
                     }
                     fs::OpenOptions::new()

@@ -171,6 +171,24 @@ fn an_untagged_folder_holding_only_cache_things_is_adopted() {
 }
 
 #[test]
+fn a_tag_another_process_is_still_writing_does_not_make_the_folder_foreign() {
+    // The other process has created CACHEDIR.TAG and not yet written it; it does so a moment later.
+    let dir = tempfile::tempdir().unwrap();
+    fs::File::create_new(dir.path().join("CACHEDIR.TAG")).unwrap();
+    let root = dir.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        fs::remove_file(root.join("CACHEDIR.TAG")).unwrap();
+        crate::marker::mark(&root).unwrap();
+    });
+    let generations = AtomicUsize::new(0);
+    let got = fetch_fresh(dir.path(), &sample_recipe("tagged meanwhile"), &generations);
+    writer.join().unwrap();
+    assert_eq!(got.disk_error, None);
+    assert!(got.location.is_some());
+}
+
+#[test]
 fn a_fifo_in_an_entry_neither_freezes_a_peek_nor_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = sample_recipe("fifo");

@@ -150,6 +150,9 @@ impl Store {
         fs::create_dir_all(&self.root)?;
         for item in fs::read_dir(&self.root)? {
             let name = item?.file_name();
+            if name == MARKER {
+                continue; // another process is tagging it right now: `mark` waits for it
+            }
             if !name.to_str().is_some_and(|n| self.is_cache_thing(n)) {
                 return Err(io::Error::other(format!(
                     "it holds {name:?}, which is not the cache's, and no {MARKER} of this plugin, so the \
