@@ -153,6 +153,9 @@ impl Store {
             if name == MARKER {
                 continue; // another process is tagging it right now: `mark` waits for it
             }
+            if fs::symlink_metadata(self.root.join(&name)).is_err() {
+                continue; // gone since the listing (another process removed its scratch folder)
+            }
             if !name.to_str().is_some_and(|n| self.is_cache_thing(n)) {
                 return Err(io::Error::other(format!(
                     "it holds {name:?}, which is not the cache's, and no {MARKER} of this plugin, so the \
