@@ -1,7 +1,7 @@
 //! DPM-Solver++ 2M (midpoint), as diffusers' `DPMSolverMultistepScheduler` with `solver_order: 2`.
 
 use super::prediction::DDPM_FAMILY;
-use super::tables::{arange_down, interp, linspace, np_round, sigma_table, to_f32};
+use super::tables::{arange_down, linspace, np_round, sigmas_at, to_f32};
 use super::{Parameterisation, Prediction, Scheduler, SchedulerConfig, SchedulerKind, Spacing};
 use crate::noise::NoiseStream;
 
@@ -38,12 +38,7 @@ impl DpmPp2m {
                 .map(|x| np_round(x) - 1.0)
                 .collect(),
         };
-        let table = sigma_table(&config.alphas_cumprod());
-        let mut sigmas: Vec<f64> = timesteps
-            .iter()
-            .map(|&t| to_f32(interp(t, &table)))
-            .collect();
-        sigmas.push(0.0);
+        let sigmas = sigmas_at(config, &timesteps);
         DpmPp2m {
             prediction: config.prediction_type,
             timesteps,

@@ -70,7 +70,7 @@ pub(super) fn interp(x: f64, table: &[f64]) -> f64 {
 }
 
 /// σ_t = √((1 − ᾱ)/ᾱ) per training timestep, in f32 like diffusers' torch expression.
-pub(super) fn sigma_table(alphas_cumprod: &[f64]) -> Vec<f64> {
+fn sigma_table(alphas_cumprod: &[f64]) -> Vec<f64> {
     alphas_cumprod
         .iter()
         .map(|&a| {
@@ -78,6 +78,17 @@ pub(super) fn sigma_table(alphas_cumprod: &[f64]) -> Vec<f64> {
             ((1.0 - a) / a).sqrt() as f64
         })
         .collect()
+}
+
+/// σ at each inference timestep (interpolated in the training table, rounded to f32), then a final 0.
+pub(super) fn sigmas_at(config: &SchedulerConfig, timesteps: &[f64]) -> Vec<f64> {
+    let table = sigma_table(&config.alphas_cumprod());
+    let mut sigmas: Vec<f64> = timesteps
+        .iter()
+        .map(|&t| to_f32(interp(t, &table)))
+        .collect();
+    sigmas.push(0.0);
+    sigmas
 }
 
 pub(super) fn to_f32(x: f64) -> f64 {
@@ -108,12 +119,7 @@ pub(super) fn euler_tables(
             .map(to_f32)
             .collect();
     }
-    let table = sigma_table(&config.alphas_cumprod());
-    let mut sigmas: Vec<f64> = timesteps
-        .iter()
-        .map(|&t| to_f32(interp(t, &table)))
-        .collect();
-    sigmas.push(0.0);
+    let sigmas = sigmas_at(config, &timesteps);
     let max = sigmas.iter().cloned().fold(0.0, f64::max);
     let init_noise_sigma = match spacing {
         Spacing::Linspace | Spacing::Trailing => max,
