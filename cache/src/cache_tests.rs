@@ -75,8 +75,21 @@ pub(crate) fn without_hanging<T: Send + 'static>(
 
 /// Fetches through a fresh cache with a 2 s lock takeover, returning what it told its user while waiting.
 fn fetch_waiting(folder: &Path, recipe: &Recipe) -> (crate::Fetched, Vec<String>) {
-    let told = Mutex::new(Vec::new());
-    let note = |text: &str| told.lock().push(text.to_owned());
+    fetch_waiting_counted(folder, recipe, &AtomicUsize::new(0), &|| ())
+}
+
+/// [`fetch_waiting`], counting its generation in `generations` and calling `told` after each message.
+fn fetch_waiting_counted(
+    folder: &Path,
+    recipe: &Recipe,
+    generations: &AtomicUsize,
+    told: &dyn Fn(),
+) -> (crate::Fetched, Vec<String>) {
+    let messages = Mutex::new(Vec::new());
+    let note = |text: &str| {
+        messages.lock().push(text.to_owned());
+        told();
+    };
     let cache = ClipCache::new(64 * MB, u64::MAX);
     cache.set_lock_takeover(Duration::from_secs(2));
     let options = Options {
@@ -84,9 +97,12 @@ fn fetch_waiting(folder: &Path, recipe: &Recipe) -> (crate::Fetched, Vec<String>
         ..opts(folder)
     };
     let got = cache
-        .get_or_generate(recipe, &options, || Ok::<_, String>(clip_for(recipe)))
+        .get_or_generate(recipe, &options, || {
+            generations.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(clip_for(recipe))
+        })
         .unwrap();
-    (got, told.into_inner())
+    (got, messages.into_inner())
 }
 
 #[test]
@@ -519,24 +535,9 @@ fn a_live_lock_holder_is_waited_for_past_the_takeover_time() {
             thread::yield_now();
         }
         let waiter = s.spawn(move || {
-            let told = Mutex::new(Vec::new());
-            let note = |text: &str| {
-                told.lock().push(text.to_owned());
+            fetch_waiting_counted(folder, recipe, generations, &|| {
                 let _ = waiting_tx.send(());
-            };
-            let cache = ClipCache::new(64 * MB, u64::MAX);
-            cache.set_lock_takeover(Duration::from_secs(2));
-            let options = Options {
-                on_wait: Some(&note),
-                ..opts(folder)
-            };
-            let got = cache
-                .get_or_generate(recipe, &options, || {
-                    generations.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, String>(clip_for(recipe))
-                })
-                .unwrap();
-            (got, told.into_inner())
+            })
         });
         (holder.join().unwrap(), waiter.join().unwrap())
     });
