@@ -34,12 +34,7 @@ fn a_missing_model_fails_the_render_with_a_persistent_error() {
     );
 
     // fixing the model clears the message and renders
-    instance
-        .set_param(
-            "customModel",
-            common::fixture_model().to_string_lossy().as_ref(),
-        )
-        .unwrap();
+    common::use_fixture(&instance);
     instance.render(&Render::frame(0.0)).unwrap();
     assert!(
         session

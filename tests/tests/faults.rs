@@ -165,12 +165,7 @@ fn a_broken_model_folder_fails_the_render_with_a_message_naming_the_problem() {
     no_clip_in(cache.path());
 
     // the host and the plugin carry on: the intact model renders
-    instance
-        .set_param(
-            "customModel",
-            common::fixture_model().to_string_lossy().as_ref(),
-        )
-        .unwrap();
+    common::use_fixture(&instance);
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
 }
 

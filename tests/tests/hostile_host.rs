@@ -26,12 +26,7 @@ fn resolve_never_gets_its_garbage_clear_persistent_message_called() {
         .unwrap();
     session.clear_log();
     common::failed_render(instance.render(&Render::frame(0.0)));
-    instance
-        .set_param(
-            "customModel",
-            common::fixture_model().to_string_lossy().as_ref(),
-        )
-        .unwrap();
+    common::use_fixture(&instance);
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());
     common::assert_picture(&instance.render(&Render::frame(1.0)).unwrap());
     assert_eq!(session.garbage_calls(), Vec::<String>::new());

@@ -225,12 +225,7 @@ fn hostile_packages_fail_the_render_with_a_message_and_cache_nothing() {
     );
 
     // the host and the plugin carry on
-    instance
-        .set_param(
-            "customModel",
-            common::fixture_model().to_string_lossy().as_ref(),
-        )
-        .unwrap();
+    common::use_fixture(&instance);
     instance.set_param("frames", 0).unwrap();
     instance.set_param("outputSize", 1).unwrap();
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());

@@ -60,9 +60,7 @@ pub fn load(config: HostConfig) -> Session {
 /// caching into `cache`.
 pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Instance<'s> {
     let instance = session.create_instance(context).expect("instance created");
-    instance
-        .set_param("customModel", fixture_model().to_string_lossy().as_ref())
-        .unwrap();
+    use_fixture(&instance);
     instance
         .set_param("cacheFolder", cache.to_string_lossy().as_ref())
         .unwrap();
@@ -72,6 +70,13 @@ pub fn instance<'s>(session: &'s Session, context: Context, cache: &Path) -> Ins
         .set_param("prompt", "a red ball\nbouncing on grass")
         .unwrap();
     instance
+}
+
+/// Points `instance`'s Custom model folder at the tiny fixture.
+pub fn use_fixture(instance: &Instance) {
+    instance
+        .set_param("customModel", fixture_model().to_string_lossy().as_ref())
+        .unwrap();
 }
 
 /// Copies the folder `from` to `to`, recursively.
