@@ -22,18 +22,6 @@ const WORKERS: usize = 3;
 const ROUNDS: usize = 80;
 const ROUND: Duration = Duration::from_millis(250);
 
-/// xorshift64*: the chaos is reproducible up to the operating system's timing.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
-
 fn alt_unet() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/alt-unet.onnx")
 }
@@ -54,7 +42,7 @@ fn swap_unet(package: &Path, unet: &Path) {
 }
 
 /// Cuts a random frame file of a random stored entry to half its length.
-fn truncate_an_entry(cache: &Path, dice: &mut Dice) {
+fn truncate_an_entry(cache: &Path, dice: &mut fastrand::Rng) {
     let entries: Vec<PathBuf> = std::fs::read_dir(cache)
         .into_iter()
         .flatten()
@@ -65,7 +53,8 @@ fn truncate_an_entry(cache: &Path, dice: &mut Dice) {
     if entries.is_empty() {
         return;
     }
-    let frame = entries[dice.below(entries.len())].join(format!("frame_{:04}.png", dice.below(3)));
+    let frame =
+        entries[dice.usize(..entries.len())].join(format!("frame_{:04}.png", dice.usize(..3)));
     if let Ok(bytes) = std::fs::read(&frame) {
         let _ = std::fs::write(&frame, &bytes[..bytes.len() / 2]);
     }
@@ -148,13 +137,14 @@ fn a_shared_folder_survives_kills_swaps_and_truncation_unpoisoned() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut dice = Dice(0x5eed_c4a0_5eed_c4a0);
+    // Seeded: the chaos is reproducible up to the operating system's timing.
+    let mut dice = fastrand::Rng::with_seed(0x5eed_c4a0_5eed_c4a0);
     let mut alt = false;
     for _ in 0..ROUNDS {
         std::thread::sleep(ROUND);
-        match dice.below(10) {
+        match dice.usize(..10) {
             0 => {
-                let victim = dice.below(WORKERS);
+                let victim = dice.usize(..WORKERS);
                 let _ = workers[victim].kill();
                 let _ = workers[victim].wait();
                 workers[victim] = spawn("generate", &package, &cache, &seeds);
@@ -239,8 +229,8 @@ fn chaos_worker() {
         }
         return;
     }
-    let mut dice = Dice(u64::from(std::process::id()) | 1);
+    let mut dice = fastrand::Rng::with_seed(u64::from(std::process::id()));
     loop {
-        let _ = render_clip(seeds[dice.below(seeds.len())]);
+        let _ = render_clip(seeds[dice.usize(..seeds.len())]);
     }
 }
