@@ -129,7 +129,7 @@ fn inconsistent_configs_name_both_sides() {
             }),
             open_err
         ),
-        "model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler"
+        "model_index.json: t2v_defaults `scheduler` \"pndm\" is not one of ddim, euler, euler_a, dpmpp_2m, lcm, flow_euler, unipc"
     );
     assert_eq!(
         err_after(
@@ -169,16 +169,16 @@ fn schedulers_offered_follow_the_parameterisation() {
     assert_eq!(v.parameterisation(), Parameterisation::VPrediction);
     assert_eq!(v.schedulers(), epsilon.schedulers());
     let flow_class = open(&|v| v["_class_name"] = "FlowMatchEulerDiscreteScheduler".into());
-    assert_eq!(flow_class.schedulers(), [FlowEuler]);
+    assert_eq!(flow_class.schedulers(), [FlowEuler, UniPc]);
     assert_eq!(flow_class.defaults().scheduler, FlowEuler);
-    // Wan's config: UniPC with flow sigmas, no engine kind of its own yet: the first flow kind.
+    // Wan's config: UniPC with flow sigmas runs UniPC.
     let unipc = open(&|v| {
         v["_class_name"] = "UniPCMultistepScheduler".into();
         v["use_flow_sigmas"] = true.into();
         v["prediction_type"] = "flow_prediction".into();
     });
     assert_eq!(unipc.parameterisation(), Parameterisation::Flow);
-    assert_eq!(unipc.defaults().scheduler, FlowEuler);
+    assert_eq!(unipc.defaults().scheduler, UniPc);
     let flow_type = open(&|v| v["prediction_type"] = "flow_prediction".into());
     assert_eq!(flow_type.parameterisation(), Parameterisation::Flow);
     assert_eq!(flow_type.defaults().scheduler, FlowEuler);

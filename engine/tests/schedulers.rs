@@ -1,16 +1,16 @@
 //! Every scheduler against diffusers: timestep/sigma tables and whole trajectories recorded by
-//! models/fixtures/make_fixtures.py (fake denoiser out[i] = 0.9·x[i] + 0.2·sin(i + t/100), noise from our stream).
+//! models/fixtures/make_fixtures.py (`schedulers.json`) and, for the flow-matching schedulers as Wan runs them,
+//! models/fixtures/make_flow_schedulers.py (`flow_schedulers.json`); fake denoiser
+//! out[i] = 0.9·x[i] + 0.2·sin(i + t/100), noise from our stream.
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 use t2v_engine::{NoiseStream, SchedulerConfig, SchedulerKind};
 
-fn fixtures() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../models/fixtures/schedulers.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("schedulers.json"))
-        .expect("valid JSON")
+fn fixtures(name: &str) -> Value {
+    let path = format!("{}/../models/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(name)).expect("valid JSON")
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -38,13 +38,13 @@ fn fake_model(x: &[f32], t: f64) -> Vec<f32> {
         .collect()
 }
 
-#[test]
-fn schedulers_match_diffusers() {
-    let all = fixtures();
+/// Replays every case of a fixture file; returns the kinds it covers. Cases without `initial` hold tables only.
+fn check_cases(file: &str) -> HashSet<SchedulerKind> {
+    let all = fixtures(file);
     let len = all["trajectory_len"].as_u64().unwrap() as usize;
     let seed = all["trajectory_seed"].as_u64().unwrap();
     let cases = all["cases"].as_array().unwrap();
-    let mut kinds_seen = std::collections::HashSet::new();
+    let mut kinds_seen = HashSet::new();
     for case in cases {
         let kind = SchedulerKind::from_name(case["kind"].as_str().unwrap()).unwrap();
         kinds_seen.insert(kind);
@@ -71,6 +71,9 @@ fn schedulers_match_diffusers() {
             &[s.init_noise_sigma()],
             &[case["init_noise_sigma"].as_f64().unwrap()],
         );
+        if case.get("initial").is_none() {
+            continue;
+        }
 
         let mut noise = NoiseStream::new(seed);
         let init = s.init_noise_sigma() as f32;
@@ -97,9 +100,31 @@ fn schedulers_match_diffusers() {
             );
         }
     }
+    kinds_seen
+}
+
+#[test]
+fn schedulers_match_diffusers() {
+    check_cases("schedulers.json");
+}
+
+#[test]
+fn flow_schedulers_match_diffusers_as_wan_runs_them() {
+    let kinds = check_cases("flow_schedulers.json");
     assert_eq!(
-        kinds_seen.len(),
-        SchedulerKind::ALL.len(),
-        "every kind has fixtures"
+        kinds,
+        HashSet::from([SchedulerKind::UniPc, SchedulerKind::FlowEuler])
     );
+}
+
+#[test]
+fn every_kind_has_fixtures() {
+    let kinds: HashSet<String> = ["schedulers.json", "flow_schedulers.json"]
+        .into_iter()
+        .flat_map(|file| fixtures(file)["cases"].as_array().unwrap().clone())
+        .map(|case| case["kind"].as_str().unwrap().to_string())
+        .collect();
+    for kind in SchedulerKind::ALL {
+        assert!(kinds.contains(kind.name()), "{kind} has no fixtures");
+    }
 }

@@ -341,10 +341,10 @@ pub(crate) mod tests {
             ("default", "", "")
         );
         assert_eq!(
-            pick(1, "unipc"),
+            pick(1, "pndm"),
             Err(
-                "the saved scheduler `unipc` is not one this plugin offers (ddim, euler, euler_a, \
-                 dpmpp_2m, lcm, flow_euler); choose one in the Scheduler menu"
+                "the saved scheduler `pndm` is not one this plugin offers (ddim, euler, euler_a, \
+                 dpmpp_2m, lcm, flow_euler, unipc); choose one in the Scheduler menu"
                     .into()
             )
         );

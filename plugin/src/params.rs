@@ -41,7 +41,7 @@ pub mod names {
 
 /// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler, then
 /// `SchedulerKind::ALL` in its frozen order (projects saved before `schedulerName` hold only the index).
-pub const SCHEDULERS: [&str; 7] = [
+pub const SCHEDULERS: [&str; 8] = [
     "Model default",
     "DDIM",
     "Euler",
@@ -49,6 +49,7 @@ pub const SCHEDULERS: [&str; 7] = [
     "DPM++ 2M",
     "LCM",
     "Flow Euler",
+    "UniPC",
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -158,7 +159,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         },
         def(STEPS, "Steps", "Denoising steps; 0 uses the model's default.", int(0, (0, 500), (0, 100))),
         def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 0 uses the model's default, 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (0.0, 20.0) }),
-        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler runs flow-matching models. Another choice fails with the valid ones named.", choice(&SCHEDULERS, 0)),
+        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Another choice fails with the valid ones named.", choice(&SCHEDULERS, 0)),
         def(FRAMES, "Frames", "Frames to generate; 0 uses the model's default.", int(0, (0, 1024), (0, 64))),
         def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
         def(OUTPUT_SIZE, "Generate at", "Resolution of the generated clip.", choice(&["Project size", "Model native", "Custom"], 1)),

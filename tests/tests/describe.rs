@@ -162,7 +162,7 @@ fn parameters_follow_the_contract() {
         );
     }
     let choices = [
-        ("scheduler", 7),
+        ("scheduler", 8),
         ("outputSize", 3),
         ("fitMode", 3),
         ("timing", 3),

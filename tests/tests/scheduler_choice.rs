@@ -124,13 +124,15 @@ fn a_scheduler_the_model_cannot_run_fails_naming_the_valid_ones() {
     assert!(common::entries(cache.path()).is_empty(), "nothing cached");
 
     // An id saved by a newer plugin this one does not know is named, not silently replaced.
-    instance.restore_param("schedulerName", "unipc").unwrap();
+    instance
+        .restore_param("schedulerName", "dpmpp_sde")
+        .unwrap();
     session.clear_log();
     common::failed_render(instance.render(&Render::frame(0.0)));
     assert!(
         session.messages().iter().any(|m| m
             .text
-            .contains("the saved scheduler `unipc` is not one this plugin offers")),
+            .contains("the saved scheduler `dpmpp_sde` is not one this plugin offers")),
         "{:?}",
         session.messages()
     );

@@ -23,6 +23,21 @@ pub enum Spacing {
     Linspace,
 }
 
+/// UniPC's B(h): `bh1` is h, `bh2` is eʰ − 1 (diffusers reads `midpoint`, `heun` and `logrho` as `bh2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SolverType {
+    Bh1,
+    Bh2,
+}
+
+/// The σ after the last step of the multistep solvers (`final_sigmas_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalSigma {
+    Zero,
+    /// The last step's σ again.
+    SigmaMin,
+}
+
 /// Every `scheduler_config.json` setting the engine honours. Keys a config leaves out take the default of
 /// the diffusers class of the chosen kind, as `SchedulerClass.from_config(config)` does.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +59,18 @@ pub struct SchedulerConfig {
     pub shift: f64,
     pub timestep_scaling: f64,
     pub original_inference_steps: usize,
+    /// Multistep order of UniPC (1 to [`MAX_SOLVER_ORDER`]).
+    pub solver_order: usize,
+    pub solver_type: SolverType,
+    pub lower_order_final: bool,
+    pub predict_x0: bool,
+    /// The steps after which UniPC skips its corrector.
+    pub disable_corrector: Vec<usize>,
+    pub final_sigmas_type: FinalSigma,
 }
+
+/// Highest multistep order the engine solves for (diffusers recommends at most 3).
+pub const MAX_SOLVER_ORDER: usize = 3;
 
 fn get_f64(m: &Map<String, Value>, key: &str, default: f64) -> Result<f64, String> {
     match m.get(key) {
@@ -56,7 +82,7 @@ fn get_f64(m: &Map<String, Value>, key: &str, default: f64) -> Result<f64, Strin
 }
 
 /// A number as JSON writes it (`1e+300`, not 300 digits), for messages.
-fn number(v: f64) -> String {
+pub(super) fn number(v: f64) -> String {
     Value::from(v).to_string()
 }
 
@@ -89,6 +115,8 @@ impl SchedulerConfig {
             "rescale_betas_zero_snr",
             "use_karras_sigmas",
             "use_dynamic_shifting",
+            "use_exponential_sigmas",
+            "use_beta_sigmas",
         ] {
             if get_bool(m, unsupported)? == Some(true) {
                 return Err(format!("`{unsupported}: true` is not supported"));
@@ -149,7 +177,8 @@ impl SchedulerConfig {
         {
             return Err("`trained_betas` must have num_train_timesteps entries".into());
         }
-        // FlowMatchEulerDiscreteScheduler calls it `shift`, DPMSolverMultistepScheduler `flow_shift`.
+        // FlowMatchEulerDiscreteScheduler calls it `shift`, UniPC and DPM-Solver `flow_shift`; a config's own
+        // `shift` wins, so flow Euler on a UniPC config (Wan's) runs with its `flow_shift`.
         let shift = match m.get("shift") {
             Some(v) if !v.is_null() => get_f64(m, "shift", 1.0)?,
             _ => get_f64(m, "flow_shift", 1.0)?,
@@ -169,6 +198,40 @@ impl SchedulerConfig {
                 num_train_timesteps - 1
             ));
         }
+        if let Some(v) = m.get("shift_terminal").filter(|v| !v.is_null()) {
+            return Err(format!("`shift_terminal: {v}` is not supported"));
+        }
+        let solver_order = get_f64(m, "solver_order", 2.0)?;
+        if !(1.0..=MAX_SOLVER_ORDER as f64).contains(&solver_order) || solver_order.fract() != 0.0 {
+            return Err(format!(
+                "solver_order {} must be a whole number from 1 to {MAX_SOLVER_ORDER}",
+                number(solver_order)
+            ));
+        }
+        let solver_type = match get_str(m, "solver_type")?.unwrap_or("bh2") {
+            "bh1" => SolverType::Bh1,
+            "bh2" | "midpoint" | "heun" | "logrho" => SolverType::Bh2,
+            other => return Err(format!("solver_type `{other}` is not supported")),
+        };
+        let final_sigmas_type = match get_str(m, "final_sigmas_type")?.unwrap_or("zero") {
+            "zero" => FinalSigma::Zero,
+            "sigma_min" => FinalSigma::SigmaMin,
+            other => return Err(format!("final_sigmas_type `{other}` is not supported")),
+        };
+        let disable_corrector = match m.get("disable_corrector") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| {
+                            format!("`disable_corrector` must hold step numbers, not {v}")
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(v) => return Err(format!("`disable_corrector` must be a list, not {v}")),
+        };
         let positive = |key: &str, default: f64| -> Result<f64, String> {
             let v = get_f64(m, key, default)?;
             if !(v > 0.0 && (v as f32).is_normal()) {
@@ -193,6 +256,12 @@ impl SchedulerConfig {
             shift,
             timestep_scaling: positive("timestep_scaling", 10.0)?,
             original_inference_steps: get_f64(m, "original_inference_steps", 50.0)? as usize,
+            solver_order: solver_order as usize,
+            solver_type,
+            lower_order_final: get_bool(m, "lower_order_final")?.unwrap_or(true),
+            predict_x0: get_bool(m, "predict_x0")?.unwrap_or(true),
+            disable_corrector,
+            final_sigmas_type,
         };
         config.check_betas()?;
         Ok(config)
@@ -245,6 +314,7 @@ impl SchedulerConfig {
             "DPMSolverMultistepScheduler" => Some(SchedulerKind::DpmPp2m),
             "LCMScheduler" => Some(SchedulerKind::Lcm),
             "FlowMatchEulerDiscreteScheduler" => Some(SchedulerKind::FlowEuler),
+            "UniPCMultistepScheduler" => Some(SchedulerKind::UniPc),
             _ => None,
         }
     }

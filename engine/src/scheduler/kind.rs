@@ -1,7 +1,7 @@
 //! The scheduler kinds the engine offers: stable names (recipes, `t2v_defaults`, the plugin's saved choice),
 //! user-facing labels and the parameterisations each handles.
 
-use super::{ddim, dpmpp_2m, euler, euler_ancestral, flow_euler, lcm, Parameterisation};
+use super::{ddim, dpmpp_2m, euler, euler_ancestral, flow_euler, lcm, unipc, Parameterisation};
 
 /// The schedulers the engine offers, with stable names (used in recipes and `t2v_defaults`) and labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,21 +12,23 @@ pub enum SchedulerKind {
     DpmPp2m,
     Lcm,
     FlowEuler,
+    UniPc,
 }
 
 impl SchedulerKind {
     /// Every kind, in the order the plugin's menu lists them. Frozen: old projects saved the menu index, so
     /// new kinds go at the end.
-    pub const ALL: [SchedulerKind; 6] = [
+    pub const ALL: [SchedulerKind; 7] = [
         SchedulerKind::Ddim,
         SchedulerKind::Euler,
         SchedulerKind::EulerAncestral,
         SchedulerKind::DpmPp2m,
         SchedulerKind::Lcm,
         SchedulerKind::FlowEuler,
+        SchedulerKind::UniPc,
     ];
 
-    /// The stable name: `ddim`, `euler`, `euler_a`, `dpmpp_2m`, `lcm`, `flow_euler`.
+    /// The stable name: `ddim`, `euler`, `euler_a`, `dpmpp_2m`, `lcm`, `flow_euler`, `unipc`.
     pub fn name(self) -> &'static str {
         match self {
             SchedulerKind::Ddim => "ddim",
@@ -35,6 +37,7 @@ impl SchedulerKind {
             SchedulerKind::DpmPp2m => "dpmpp_2m",
             SchedulerKind::Lcm => "lcm",
             SchedulerKind::FlowEuler => "flow_euler",
+            SchedulerKind::UniPc => "unipc",
         }
     }
 
@@ -47,6 +50,7 @@ impl SchedulerKind {
             SchedulerKind::DpmPp2m => "DPM++ 2M",
             SchedulerKind::Lcm => "LCM",
             SchedulerKind::FlowEuler => "Flow Euler",
+            SchedulerKind::UniPc => "UniPC",
         }
     }
 
@@ -64,6 +68,7 @@ impl SchedulerKind {
             SchedulerKind::DpmPp2m => dpmpp_2m::HANDLES,
             SchedulerKind::Lcm => lcm::HANDLES,
             SchedulerKind::FlowEuler => flow_euler::HANDLES,
+            SchedulerKind::UniPc => unipc::HANDLES,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Denoising schedulers, numerically matching their diffusers counterparts, one module each: DDIM, Euler,
-//! Euler ancestral, DPM-Solver++ 2M, LCM, flow-matching Euler. Each declares the model parameterisations it
+//! Euler ancestral, DPM-Solver++ 2M, LCM, flow-matching Euler, UniPC (flow). Each declares the model parameterisations it
 //! handles ([`SchedulerKind::parameterisations`]). Tables are computed the way diffusers computes them (f32
 //! where diffusers uses torch f32, f64 where it uses numpy); the update rules run in f64 per element.
 
@@ -14,8 +14,11 @@ mod kind;
 mod lcm;
 mod prediction;
 mod tables;
+mod unipc;
 
-pub use config::{BetaSchedule, SchedulerConfig, Spacing};
+pub use config::{
+    BetaSchedule, FinalSigma, SchedulerConfig, SolverType, Spacing, MAX_SOLVER_ORDER,
+};
 pub use kind::SchedulerKind;
 pub use prediction::{Parameterisation, Prediction};
 
@@ -75,6 +78,7 @@ impl SchedulerKind {
             SchedulerKind::DpmPp2m => Box::new(dpmpp_2m::DpmPp2m::new(config, steps)),
             SchedulerKind::Lcm => Box::new(lcm::Lcm::new(config, steps)?),
             SchedulerKind::FlowEuler => Box::new(flow_euler::FlowEuler::new(config, steps)),
+            SchedulerKind::UniPc => Box::new(unipc::UniPc::new(config, steps)?),
         })
     }
 }
@@ -111,6 +115,109 @@ mod tests {
         assert_eq!(
             err(serde_json::json!({"steps_offset": "1"})),
             "`steps_offset` must be a number, not \"1\""
+        );
+        assert_eq!(
+            err(serde_json::json!({"solver_order": 4})),
+            "solver_order 4.0 must be a whole number from 1 to 3"
+        );
+        assert_eq!(
+            err(serde_json::json!({"solver_type": "bh3"})),
+            "solver_type `bh3` is not supported"
+        );
+        assert_eq!(
+            err(serde_json::json!({"final_sigmas_type": "one"})),
+            "final_sigmas_type `one` is not supported"
+        );
+        assert_eq!(
+            err(serde_json::json!({"disable_corrector": [-1]})),
+            "`disable_corrector` must hold step numbers, not -1"
+        );
+        assert_eq!(
+            err(serde_json::json!({"shift_terminal": 0.1})),
+            "`shift_terminal: 0.1` is not supported"
+        );
+        assert_eq!(
+            err(serde_json::json!({"use_exponential_sigmas": true})),
+            "`use_exponential_sigmas: true` is not supported"
+        );
+    }
+
+    /// Wan's scheduler config (UniPC over flow sigmas) runs UniPC by default and offers only the flow kinds.
+    #[test]
+    fn wan_configs_default_to_unipc() {
+        let wan = SchedulerConfig::from_json(&serde_json::json!({
+            "_class_name": "UniPCMultistepScheduler",
+            "prediction_type": "flow_prediction",
+            "use_flow_sigmas": true,
+            "flow_shift": 5.0,
+            "solver_type": "bh2",
+        }))
+        .unwrap();
+        assert_eq!(wan.default_kind(), SchedulerKind::UniPc);
+        assert_eq!(
+            wan.valid_kinds(),
+            [SchedulerKind::FlowEuler, SchedulerKind::UniPc]
+        );
+        assert_eq!(wan.shift, 5.0);
+        // A UniPC config for a noise-prediction model: the engine's UniPC runs flow models only.
+        let eps = SchedulerConfig::from_json(&serde_json::json!({
+            "_class_name": "UniPCMultistepScheduler"
+        }))
+        .unwrap();
+        assert_eq!(eps.default_kind(), SchedulerKind::Ddim);
+        assert_eq!(
+            eps.check_kind(SchedulerKind::UniPc).unwrap_err(),
+            "the UniPC scheduler does not handle this model's epsilon prediction; \
+             choose one of DDIM, Euler, Euler a, DPM++ 2M, LCM"
+        );
+    }
+
+    #[test]
+    fn a_configs_own_shift_wins_over_flow_shift() {
+        let cfg = |v| SchedulerConfig::from_json(&v).unwrap().shift;
+        assert_eq!(
+            cfg(serde_json::json!({"shift": 2.0, "flow_shift": 5.0})),
+            2.0
+        );
+        assert_eq!(cfg(serde_json::json!({"flow_shift": 5.0})), 5.0);
+        assert_eq!(cfg(serde_json::json!({})), 1.0);
+    }
+
+    /// Settings under which diffusers' UniPC divides by zero on the last step (NaN frames) are refused.
+    #[test]
+    fn unipc_refuses_settings_that_divide_by_zero() {
+        let build = |v: serde_json::Value, steps| {
+            let cfg = SchedulerConfig::from_json(&v).unwrap();
+            SchedulerKind::UniPc.build(&cfg, steps).map(|_| ())
+        };
+        assert_eq!(
+            build(serde_json::json!({"lower_order_final": false}), 4).unwrap_err(),
+            "UniPC needs `lower_order_final: true` (its last step divides by zero otherwise)"
+        );
+        assert_eq!(
+            build(serde_json::json!({"solver_type": "bh1"}), 4).unwrap_err(),
+            "UniPC's `solver_type: bh1` needs `final_sigmas_type: sigma_min` (its last step to σ 0 \
+             divides by zero)"
+        );
+        assert_eq!(
+            build(serde_json::json!({"flow_shift": 1e-300}), 4).unwrap_err(),
+            "shift 1e-300 leaves UniPC no usable noise levels for 4 steps"
+        );
+        let fine = serde_json::json!({"solver_order": 1, "lower_order_final": false});
+        assert_eq!(build(fine, 4), Ok(()));
+    }
+
+    #[test]
+    fn unipc_refuses_predicting_noise_with_flow() {
+        let cfg = SchedulerConfig::from_json(&serde_json::json!({
+            "prediction_type": "flow_prediction",
+            "use_flow_sigmas": true,
+            "predict_x0": false,
+        }))
+        .unwrap();
+        assert_eq!(
+            SchedulerKind::UniPc.build(&cfg, 4).unwrap_err(),
+            "UniPC with `predict_x0: false` does not handle flow prediction"
         );
     }
 
