@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use t2v_engine::{
-    EngineError, Model, RuntimeOptions, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
-};
+use t2v_engine::{EngineError, Model, RuntimeOptions};
 
 /// Default budget for loaded models: 8 GiB of weights (override with `T2V_MODEL_MEMORY_MB`). The model
 /// just loaded always stays, whatever its size.
@@ -93,7 +91,7 @@ pub fn get(identity: &str, dir: &Path, options: &RuntimeOptions) -> Result<Loade
     }
     *cell = Some(model.clone());
     drop(cell);
-    let bytes = weights_bytes(dir);
+    let bytes = weights_bytes(&model);
     let reason = with_pool(|pool| {
         if let Some(slot) = pool.slots.get_mut(&key) {
             slot.bytes = bytes;
@@ -142,12 +140,21 @@ fn budget() -> u64 {
     }
 }
 
-/// What a model's weights take on disk (its ONNX files and their external data): about what it takes
-/// loaded.
-fn weights_bytes(dir: &Path) -> u64 {
-    [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE]
+/// What a model's weights take on disk (the folders of its ONNX files, with their external data): about
+/// what it takes loaded.
+fn weights_bytes(model: &Model) -> u64 {
+    let dir = model.package().dir();
+    let mut folders: Vec<_> = model
+        .package()
+        .onnx_files()
         .iter()
-        .filter_map(|file| std::fs::read_dir(dir.join(file).parent()?).ok())
+        .filter_map(|file| dir.join(file).parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup(); // a family's files in one folder (Wan's vae_decoder/first.onnx, step.onnx) count once
+    folders
+        .iter()
+        .filter_map(|folder| std::fs::read_dir(folder).ok())
         .flatten()
         .filter_map(|entry| entry.ok()?.metadata().ok())
         .filter(|meta| meta.is_file())
