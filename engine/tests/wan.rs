@@ -291,6 +291,111 @@ fn an_unknown_pipeline_class_is_named_with_the_known_ones() {
     );
 }
 
+/// What opening (or, with `load`, loading) a copy of the 2.1 fixture edited by `edit` reports after the
+/// "model folder <copy>: " prefix.
+fn broken(edit: impl FnOnce(&std::path::Path), load: bool) -> String {
+    let copy = common::copy_of(&package("tiny-wan21"));
+    edit(copy.path());
+    let err = if load {
+        common::init_runtime();
+        Model::load(copy.path(), &RuntimeOptions::default())
+            .unwrap_err()
+            .to_string()
+    } else {
+        ModelPackage::open(copy.path()).unwrap_err().to_string()
+    };
+    let prefix = format!("model folder {}: ", copy.path().display());
+    match err.strip_prefix(&prefix) {
+        Some(rest) => rest.to_owned(),
+        None => panic!("{err:?} does not start with {prefix:?}"),
+    }
+}
+
+/// An edit of a package copy.
+type Edit = Box<dyn FnOnce(&std::path::Path)>;
+
+fn set(rel: &'static str, key: &'static str, value: Value) -> impl FnOnce(&std::path::Path) {
+    move |dir| common::edit_json(&dir.join(rel), |v| v[key] = value)
+}
+
+#[test]
+fn broken_wan_packages_name_the_file_and_what_is_wrong() {
+    use serde_json::json;
+    const VAE: &str = "vae_decoder/config.json";
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|p| std::fs::remove_file(p.join("vae_decoder/step.onnx")).unwrap()),
+            "vae_decoder/step.onnx is missing",
+        ),
+        (
+            Box::new(set("transformer/config.json", "text_dim", json!(64))),
+            "text_encoder/config.json d_model 32 does not match transformer/config.json text_dim 64",
+        ),
+        (
+            Box::new(set("transformer/config.json", "in_channels", json!(48))),
+            "transformer/config.json in_channels 48 does not match vae_decoder/config.json z_dim 16",
+        ),
+        (
+            Box::new(set("transformer/config.json", "patch_size", json!([2, 2, 2]))),
+            "transformer/config.json: `patch_size` must be [1, p, p] with p from 1 to 64, not [2,2,2]",
+        ),
+        (
+            Box::new(set(VAE, "latents_std", json!(vec![1.0; 15]))),
+            "vae_decoder/config.json: `latents_std` must be a list of 16 numbers from 1e-38 to 10000",
+        ),
+        (
+            Box::new(set(VAE, "latents_std", json!(vec![0.0; 16]))),
+            "vae_decoder/config.json: `latents_std` must be a list of 16 numbers from 1e-38 to 10000",
+        ),
+        (
+            Box::new(set(VAE, "latents_mean", json!(0.5))),
+            "vae_decoder/config.json: `latents_mean` must be a list of 16 numbers from -10000 to 10000",
+        ),
+        (
+            Box::new(set(VAE, "scale_factor_temporal", json!(8))),
+            "vae_decoder/config.json: `scale_factor_temporal` 8 is not supported (the decoder graphs give 4 \
+             frames per latent frame)",
+        ),
+        (
+            Box::new(set("model_index.json", "expand_timesteps", json!("yes"))),
+            "model_index.json: `expand_timesteps` must be true or false, not \"yes\"",
+        ),
+        (
+            Box::new(|p: &std::path::Path| {
+                common::edit_json(&p.join("model_index.json"), |v| {
+                    v["t2v_defaults"]["frames"] = 8.into()
+                })
+            }),
+            "model_index.json: t2v_defaults `frames` 8 is not 1 + a multiple of 4",
+        ),
+    ];
+    for (edit, want) in cases {
+        assert_eq!(broken(edit, false), want);
+    }
+    // At load, against the graphs themselves.
+    assert_eq!(
+        broken(
+            |p| std::fs::copy(
+                p.join("vae_decoder/first.onnx"),
+                p.join("vae_decoder/step.onnx")
+            )
+            .map(drop)
+            .unwrap(),
+            true
+        ),
+        "vae_decoder/first.onnx: has 25 outputs, expected `sample` and the 0 caches \
+         vae_decoder/step.onnx takes"
+    );
+    assert_eq!(
+        broken(
+            set("model_index.json", "expand_timesteps", json!(true)),
+            true
+        ),
+        "transformer/model.onnx: input `timestep` has rank 1, expected 2 ([batch, tokens], as \
+         model_index.json `expand_timesteps` says)"
+    );
+}
+
 /// A prompt no other test encodes, so the process-wide embedding cache cannot already hold it.
 fn unique(prompt: &str) -> String {
     format!("{prompt} ({:?})", std::thread::current().id())

@@ -116,9 +116,8 @@ impl CausalVae {
             for (c, graph) in [(&f, &first), (&s, &step)] {
                 if graph.outputs().len() != k + 1 {
                     return Err(c.err(format!(
-                        "has {} outputs, expected `sample` and cache_out_0 … cache_out_{} to match {VAE_STEP_FILE}'s inputs",
-                        graph.outputs().len(),
-                        k as i64 - 1
+                        "has {} outputs, expected `sample` and the {k} caches {VAE_STEP_FILE} takes",
+                        graph.outputs().len()
                     )));
                 }
             }
