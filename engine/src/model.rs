@@ -46,20 +46,6 @@ impl std::fmt::Debug for Model {
     }
 }
 
-/// The bytes of the files in the folder of the package file `rel` (its graph and external weights).
-fn folder_bytes(dir: &Path, rel: &str) -> u64 {
-    let Some(folder) = dir.join(rel).parent().map(Path::to_path_buf) else {
-        return 0;
-    };
-    std::fs::read_dir(folder)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.ok()?.metadata().ok())
-        .filter(|meta| meta.is_file())
-        .map(|meta| meta.len())
-        .sum()
-}
-
 impl Model {
     /// Opens the package and creates its sessions (slow: callers keep the model and share it). A package
     /// that changes while it loads is loaded again, so [`Model::identity`] names exactly what was loaded.
@@ -78,9 +64,7 @@ impl Model {
         let release_text_encoder = match options.text_encoder {
             Residency::Kept => false,
             Residency::Released => true,
-            Residency::Auto => {
-                folder_bytes(dir, family.text_encoder_file()) > RELEASE_TEXT_ENCODER_ABOVE
-            }
+            Residency::Auto => package.text_encoder_bytes() > RELEASE_TEXT_ENCODER_ABOVE,
         };
         let mut placement = Placement::default();
         // Checked now either way; a released encoder is gone before the denoiser loads.

@@ -140,6 +140,24 @@ impl Reader<'_> {
     }
 }
 
+/// The bytes of the regular files in the folders of the package files `files`, each folder once.
+fn folders_bytes(dir: &Path, files: &[&str]) -> u64 {
+    let mut folders: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|file| dir.join(file).parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
+        .iter()
+        .filter_map(|folder| std::fs::read_dir(folder).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
+
 fn positive_u32(v: &Value) -> Option<u32> {
     v.as_u64()
         .filter(|&n| n > 0 && n <= u32::MAX as u64)
@@ -246,6 +264,17 @@ impl ModelPackage {
     /// Every ONNX file of the package (their folders also hold their external weights).
     pub fn onnx_files(&self) -> &'static [&'static str] {
         self.family.onnx_files()
+    }
+
+    /// What the package's weights take on disk: every file in the folders of its ONNX files (graphs and
+    /// external data), each folder once. About what they take loaded.
+    pub fn weights_bytes(&self) -> u64 {
+        folders_bytes(&self.dir, self.onnx_files())
+    }
+
+    /// [`ModelPackage::weights_bytes`] of the text encoder alone.
+    pub(crate) fn text_encoder_bytes(&self) -> u64 {
+        folders_bytes(&self.dir, &[self.family.text_encoder_file()])
     }
 
     pub(crate) fn family_impl(&self) -> &dyn Family {

@@ -91,7 +91,7 @@ pub fn get(identity: &str, dir: &Path, options: &RuntimeOptions) -> Result<Loade
     }
     *cell = Some(model.clone());
     drop(cell);
-    let bytes = weights_bytes(&model);
+    let bytes = model.package().weights_bytes();
     let reason = with_pool(|pool| {
         if let Some(slot) = pool.slots.get_mut(&key) {
             slot.bytes = bytes;
@@ -138,28 +138,6 @@ fn budget() -> u64 {
         ),
         Err(_) => DEFAULT_BUDGET,
     }
-}
-
-/// What a model's weights take on disk (the folders of its ONNX files, with their external data): about
-/// what it takes loaded.
-fn weights_bytes(model: &Model) -> u64 {
-    let dir = model.package().dir();
-    let mut folders: Vec<_> = model
-        .package()
-        .onnx_files()
-        .iter()
-        .filter_map(|file| dir.join(file).parent().map(Path::to_path_buf))
-        .collect();
-    folders.sort();
-    folders.dedup(); // a family's files in one folder (Wan's vae_decoder/first.onnx, step.onnx) count once
-    folders
-        .iter()
-        .filter_map(|folder| std::fs::read_dir(folder).ok())
-        .flatten()
-        .filter_map(|entry| entry.ok()?.metadata().ok())
-        .filter(|meta| meta.is_file())
-        .map(|meta| meta.len())
-        .sum()
 }
 
 /// Unloads every model of package content `identity` (its folder now holds other content).

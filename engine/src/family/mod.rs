@@ -95,6 +95,14 @@ pub(crate) struct Step<'a> {
     pub batch: usize,
 }
 
+impl Step<'_> {
+    /// The denoiser's batch: one copy of the latents per prompt, and its shape [batch, C, F', h, w].
+    pub fn batched_latents(&self) -> (Vec<f32>, [usize; 5]) {
+        let [_, c, f, h, w] = self.shape;
+        (self.latents.repeat(self.batch), [self.batch, c, f, h, w])
+    }
+}
+
 /// The family part of an open package (no ONNX Runtime).
 pub(crate) trait Family: Send + Sync + std::fmt::Debug {
     /// Stable name, for the plugin and logs: `modelscope`, `wan`.

@@ -400,12 +400,7 @@ impl Denoiser for UnetVae {
     ) -> Result<Vec<f32>, EngineError> {
         let fail = inference(UNET_FILE);
         let batch = step.batch;
-        let shape = step.shape;
-        let mut sample = Vec::with_capacity(step.latents.len() * batch);
-        for _ in 0..batch {
-            sample.extend_from_slice(step.latents);
-        }
-        let sample_shape = [batch, shape[1], shape[2], shape[3], shape[4]];
+        let (sample, sample_shape) = step.batched_latents();
         let ctx_shape = [batch, self.tokens, self.hidden];
         let inputs = ort::inputs![
             "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,

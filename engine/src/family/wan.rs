@@ -517,12 +517,7 @@ impl Denoiser for WanDenoiser {
     ) -> Result<Vec<f32>, EngineError> {
         let fail = inference(TRANSFORMER_FILE);
         let batch = step.batch;
-        let [_, c, f, h, w] = step.shape;
-        let mut hidden = Vec::with_capacity(step.latents.len() * batch);
-        for _ in 0..batch {
-            hidden.extend_from_slice(step.latents);
-        }
-        let shape = [batch, c, f, h, w];
+        let (hidden, shape) = step.batched_latents();
         let inputs = ort::inputs![
             "hidden_states" => float_tensor(self.io.hidden, &shape, &hidden).map_err(&fail)?,
             "timestep" => self.timestep(step).map_err(&fail)?,
