@@ -26,6 +26,7 @@ pub fn load(args: &ClipArgs) -> Result<(Arc<Model>, Request), String> {
     let options = RuntimeOptions {
         device: Device::Cpu,
         intra_threads: args.threads,
+        ..RuntimeOptions::default()
     };
     let model = Arc::new(Model::load(&args.package, &options).map_err(|e| e.to_string())?);
     let mut request = Request::with_defaults(model.defaults(), args.prompt.clone());

@@ -67,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = RuntimeOptions {
         device: if args.cuda { Device::Cuda } else { Device::Cpu },
         intra_threads: args.threads,
+        ..RuntimeOptions::default()
     };
     let package = args.package;
     let started = Instant::now();

@@ -1,6 +1,7 @@
 //! Tensor I/O adapted to what each ONNX model declares: f32 or f16 floats, i64 or i32 token ids, and the
-//! UNet timestep as a scalar or a per-batch vector of f32, f16 or i64. The declared names, ranks and fixed sizes
-//! are checked against the package's configs right after loading, so a mismatch names the file and tensor.
+//! denoiser timestep as a scalar or a per-batch vector of f32, f16 or i64. Each family checks the declared
+//! names, ranks and fixed sizes against its package's configs right after loading ([`Check`]), so a mismatch
+//! names the file and tensor.
 
 use std::path::Path;
 
@@ -9,7 +10,6 @@ use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use crate::error::EngineError;
-use crate::package::{Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 
 /// The element type of a floating-point tensor a model takes or returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,32 +26,20 @@ pub(crate) struct TimestepForm {
     pub ty: TensorElementType,
 }
 
-/// The I/O contract of the three models of a package, read from their sessions.
-#[derive(Debug, Clone)]
-pub(crate) struct PackageIo {
-    pub ids_i32: bool,
-    pub text_output: String,
-    pub sample: Float,
-    pub timestep: TimestepForm,
-    pub context: Float,
-    pub unet_output: String,
-    pub latent: Float,
-    pub vae_output: String,
-}
-
-struct Check<'a> {
-    dir: &'a Path,
-    rel: &'static str,
-    session: &'a Session,
+/// Reads and checks one session's declared inputs and outputs; messages name the file and tensor.
+pub(crate) struct Check<'a> {
+    pub dir: &'a Path,
+    pub rel: &'static str,
+    pub session: &'a Session,
 }
 
 impl Check<'_> {
-    fn err(&self, message: String) -> EngineError {
+    pub fn err(&self, message: String) -> EngineError {
         EngineError::package(self.dir, format!("{}: {message}", self.rel))
     }
 
     /// The input called `name`, with its element type and declared shape (−1 for dynamic axes).
-    fn input(&self, name: &str) -> Result<(TensorElementType, Vec<i64>), EngineError> {
+    pub fn input(&self, name: &str) -> Result<(TensorElementType, Vec<i64>), EngineError> {
         let names: Vec<_> = self
             .session
             .inputs()
@@ -73,7 +61,7 @@ impl Check<'_> {
     }
 
     /// The output called `name`, else the first output.
-    fn output(&self, name: &str) -> Result<(String, TensorElementType, Vec<i64>), EngineError> {
+    pub fn output(&self, name: &str) -> Result<(String, TensorElementType, Vec<i64>), EngineError> {
         let outlet = self
             .session
             .outputs()
@@ -96,7 +84,7 @@ impl Check<'_> {
         }
     }
 
-    fn rank(
+    pub fn rank(
         &self,
         what: &str,
         shape: &[i64],
@@ -113,7 +101,7 @@ impl Check<'_> {
     }
 
     /// A fixed axis must equal what the configs say; dynamic axes (−1) accept anything.
-    fn dim(
+    pub fn dim(
         &self,
         what: &str,
         shape: &[i64],
@@ -130,166 +118,87 @@ impl Check<'_> {
         Ok(())
     }
 
-    fn float(&self, what: &str, ty: TensorElementType) -> Result<Float, EngineError> {
+    pub fn float(&self, what: &str, ty: TensorElementType) -> Result<Float, EngineError> {
         match ty {
             TensorElementType::Float32 => Ok(Float::F32),
             TensorElementType::Float16 => Ok(Float::F16),
             other => Err(self.err(format!("{what} is {other:?}, expected float32 or float16"))),
         }
     }
-}
 
-impl PackageIo {
-    /// Reads and checks the three sessions' declared I/O against the package's shapes.
-    pub fn inspect(
-        dir: &Path,
-        shapes: &Shapes,
-        text: &Session,
-        unet: &Session,
-        vae: &Session,
-    ) -> Result<Self, EngineError> {
-        let t = Check {
-            dir,
-            rel: TEXT_ENCODER_FILE,
-            session: text,
-        };
-        let (ids_ty, ids_shape) = t.input("input_ids")?;
-        t.rank("input `input_ids`", &ids_shape, 2, "[batch, tokens]")?;
-        let ids_i32 = match ids_ty {
+    /// A float input of `rank` whose `axis` must be `expected` (as `source` says).
+    pub fn float_input(
+        &self,
+        name: &str,
+        rank: usize,
+        layout: &str,
+        axis: usize,
+        expected: usize,
+        source: &str,
+    ) -> Result<Float, EngineError> {
+        let (ty, shape) = self.input(name)?;
+        let what = format!("input `{name}`");
+        let kind = self.float(&what, ty)?;
+        self.rank(&what, &shape, rank, layout)?;
+        self.dim(&what, &shape, axis, expected, source)?;
+        Ok(kind)
+    }
+
+    /// The float output `name` (else the first output) of `rank` whose `axis` must be `expected`; its
+    /// real name.
+    pub fn float_output(
+        &self,
+        name: &str,
+        rank: usize,
+        layout: &str,
+        axis: usize,
+        expected: usize,
+        source: &str,
+    ) -> Result<String, EngineError> {
+        let (name, ty, shape) = self.output(name)?;
+        let what = format!("output `{name}`");
+        self.float(&what, ty)?;
+        self.rank(&what, &shape, rank, layout)?;
+        self.dim(&what, &shape, axis, expected, source)?;
+        Ok(name)
+    }
+
+    /// A token-id (or mask) input [batch, tokens] of int64 (`false`) or int32 (`true`).
+    pub fn ids(&self, name: &str, tokens: usize, source: &str) -> Result<bool, EngineError> {
+        let (ty, shape) = self.input(name)?;
+        let what = format!("input `{name}`");
+        self.rank(&what, &shape, 2, "[batch, tokens]")?;
+        let i32_ids = match ty {
             TensorElementType::Int64 => false,
             TensorElementType::Int32 => true,
-            other => {
-                return Err(t.err(format!(
-                    "input `input_ids` is {other:?}, expected int64 or int32"
-                )))
-            }
+            other => return Err(self.err(format!("{what} is {other:?}, expected int64 or int32"))),
         };
-        t.dim(
-            "input `input_ids`",
-            &ids_shape,
-            1,
-            shapes.tokens,
-            "the tokenizer",
-        )?;
-        let (text_output, text_ty, text_shape) = t.output("last_hidden_state")?;
-        let what = format!("output `{text_output}`");
-        t.float(&what, text_ty)?;
-        t.rank(&what, &text_shape, 3, "[batch, tokens, hidden]")?;
-        t.dim(
-            &what,
-            &text_shape,
-            2,
-            shapes.text_hidden,
-            "text_encoder/config.json hidden_size",
-        )?;
+        self.dim(&what, &shape, 1, tokens, source)?;
+        Ok(i32_ids)
+    }
 
-        let u = Check {
-            dir,
-            rel: UNET_FILE,
-            session: unet,
-        };
-        let (sample_ty, sample_shape) = u.input("sample")?;
-        let sample = u.float("input `sample`", sample_ty)?;
-        u.rank(
-            "input `sample`",
-            &sample_shape,
-            5,
-            "[batch, channels, frames, height, width]",
-        )?;
-        u.dim(
-            "input `sample`",
-            &sample_shape,
-            1,
-            shapes.latent_channels,
-            "unet/config.json in_channels",
-        )?;
-        let (ts_ty, ts_shape) = u.input("timestep")?;
-        if ts_shape.len() > 1 {
-            return Err(u.err(format!(
-                "input `timestep` has rank {}, expected 0 or 1",
-                ts_shape.len()
-            )));
-        }
-        if !matches!(
-            ts_ty,
-            TensorElementType::Float32 | TensorElementType::Float16 | TensorElementType::Int64
-        ) {
-            return Err(u.err(format!(
-                "input `timestep` is {ts_ty:?}, expected float32, float16 or int64"
-            )));
-        }
-        let timestep = TimestepForm {
-            batched: ts_shape.len() == 1,
-            ty: ts_ty,
-        };
-        let (ctx_ty, ctx_shape) = u.input("encoder_hidden_states")?;
-        let context = u.float("input `encoder_hidden_states`", ctx_ty)?;
-        u.rank(
-            "input `encoder_hidden_states`",
-            &ctx_shape,
+    /// The text encoder's `last_hidden_state` (else its first output) [batch, tokens, hidden].
+    pub fn embedding_output(&self, hidden: usize, source: &str) -> Result<String, EngineError> {
+        self.float_output(
+            "last_hidden_state",
             3,
             "[batch, tokens, hidden]",
-        )?;
-        u.dim(
-            "input `encoder_hidden_states`",
-            &ctx_shape,
             2,
-            shapes.text_hidden,
-            "text_encoder/config.json hidden_size",
-        )?;
-        let (unet_output, out_ty, out_shape) = u.output("out_sample")?;
-        let what = format!("output `{unet_output}`");
-        u.float(&what, out_ty)?;
-        u.rank(
-            &what,
-            &out_shape,
-            5,
-            "[batch, channels, frames, height, width]",
-        )?;
-        u.dim(
-            &what,
-            &out_shape,
-            1,
-            shapes.latent_channels,
-            "unet/config.json out_channels",
-        )?;
+            hidden,
+            source,
+        )
+    }
 
-        let v = Check {
-            dir,
-            rel: VAE_DECODER_FILE,
-            session: vae,
-        };
-        let (lat_ty, lat_shape) = v.input("latent_sample")?;
-        let latent = v.float("input `latent_sample`", lat_ty)?;
-        v.rank(
-            "input `latent_sample`",
-            &lat_shape,
-            4,
-            "[frames, channels, height, width]",
-        )?;
-        v.dim(
-            "input `latent_sample`",
-            &lat_shape,
-            1,
-            shapes.latent_channels,
-            "vae_decoder/config.json latent_channels",
-        )?;
-        let (vae_output, vout_ty, vout_shape) = v.output("sample")?;
-        let what = format!("output `{vae_output}`");
-        v.float(&what, vout_ty)?;
-        v.rank(&what, &vout_shape, 4, "[frames, 3, height, width]")?;
-        v.dim(&what, &vout_shape, 1, 3, "RGB")?;
-
-        Ok(Self {
-            ids_i32,
-            text_output,
-            sample,
-            timestep,
-            context,
-            unet_output,
-            latent,
-            vae_output,
-        })
+    /// The element type of a `timestep` input: f32, f16 or i64.
+    pub fn timestep_type(&self, ty: TensorElementType) -> Result<TensorElementType, EngineError> {
+        match ty {
+            TensorElementType::Float32 | TensorElementType::Float16 | TensorElementType::Int64 => {
+                Ok(ty)
+            }
+            other => Err(self.err(format!(
+                "input `timestep` is {other:?}, expected float32, float16 or int64"
+            ))),
+        }
     }
 }
 
@@ -352,4 +261,36 @@ pub(crate) fn read_float(value: &DynValue) -> ort::Result<Vec<f32>> {
     }
     let (_, data) = value.try_extract_tensor::<f16>()?;
     Ok(data.iter().map(|x| x.to_f32()).collect())
+}
+
+/// Maps an ONNX Runtime error of running `model` (a package file) to the engine's error.
+pub(crate) fn inference(model: &'static str) -> impl Fn(ort::Error) -> EngineError {
+    move |e| EngineError::Inference {
+        model,
+        message: e.to_string(),
+    }
+}
+
+/// The output `name` of `file` as f32, if it has the shape the package's configs promise (checked before
+/// copying it). A model that returns another shape is a package made of mismatched parts: the message names
+/// the folder and the file.
+pub(crate) fn checked_output(
+    dir: &Path,
+    outputs: &ort::session::SessionOutputs,
+    file: &'static str,
+    name: &str,
+    expected: &[usize],
+) -> Result<Vec<f32>, EngineError> {
+    let fail = inference(file);
+    let value = outputs
+        .get(name)
+        .ok_or_else(|| EngineError::package(dir, format!("{file} returned no `{name}`")))?;
+    let got = float_shape(value).map_err(&fail)?;
+    if got != expected {
+        return Err(EngineError::package(
+            dir,
+            format!("{file} returned shape {got:?}, expected {expected:?}"),
+        ));
+    }
+    read_float(value).map_err(&fail)
 }

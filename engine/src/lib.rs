@@ -1,8 +1,11 @@
-//! Text-to-video engine: a model package (diffusers / Optimum ONNX layout) → tokenizer → text encoder →
-//! denoising loop with classifier-free guidance → per-frame VAE decode, over ONNX Runtime loaded at run time.
+//! Text-to-video engine: a model package (diffusers / Optimum ONNX layout) of one of the model families
+//! (ModelScope, Wan) → tokenizer → text encoder (embeddings cached) → denoising loop with classifier-free
+//! guidance → VAE decode, over ONNX Runtime loaded at run time.
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
+mod embeddings;
 mod error;
+mod family;
 mod identity;
 mod io;
 pub mod limits;
@@ -24,7 +27,10 @@ pub use model::Model;
 pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 pub use request::{Flow, Request, StepProgress, Video};
-pub use runtime::{disable_onnx_runtime_telemetry, init_onnx_runtime, Device, RuntimeOptions};
+pub use runtime::{
+    disable_onnx_runtime_telemetry, init_onnx_runtime, Device, Residency, RuntimeOptions,
+    RELEASE_TEXT_ENCODER_ABOVE,
+};
 pub use runtime_info::onnx_runtime_version;
 pub use scheduler::{Parameterisation, Scheduler, SchedulerConfig, SchedulerKind};
 pub use stats::GenerationStats;

@@ -1,35 +1,37 @@
-//! A loaded model package and the generation loop: prompt encoding, classifier-free guidance, denoising with
-//! a scheduler, and per-frame VAE decoding into display-ready RGB frames.
+//! A loaded model package and the generation loop every family shares: prompt embeddings (cached, see
+//! `embeddings`), seeded initial latents, denoising with classifier-free guidance and a scheduler, progress
+//! and cancellation, finite checks and stats. The family (see `family`) runs its text encoder, denoiser and
+//! decoder.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use ort::session::Session;
 use parking_lot::Mutex;
 
+use crate::embeddings::{EmbeddingCache, EmbeddingKey};
 use crate::error::EngineError;
-use crate::identity::load_consistent;
-use crate::io::{float_shape, float_tensor, ids_tensor, read_float, timestep_tensor, PackageIo};
+use crate::family::{Denoiser, Placement, Step, TextEncoder, Tokens};
+use crate::identity::{load_consistent, Fingerprint};
+use crate::limits::{tensor_values, MAX_SIDE, MAX_TENSOR_VALUES};
 use crate::noise::NoiseStream;
-use crate::package::{Defaults, ModelPackage, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
+use crate::package::{Defaults, ModelPackage};
 use crate::request::{Flow, Request, StepProgress, Video};
-use crate::runtime::{load_session, Device, RuntimeOptions};
+use crate::runtime::{Device, Residency, RuntimeOptions, RELEASE_TEXT_ENCODER_ABOVE};
 use crate::stats::{GenerationClock, GenerationStats};
-
-/// Frames decoded per VAE run: bounds decoder memory on long clips.
-const DECODE_CHUNK: usize = 4;
-
-struct Sessions {
-    text: Session,
-    unet: Session,
-    vae: Session,
-}
 
 /// A package with its ONNX Runtime sessions, shareable across threads (generations run one at a time).
 pub struct Model {
     package: ModelPackage,
     identity: String,
-    io: PackageIo,
-    sessions: Mutex<Sessions>,
+    /// The package's files as they were loaded: a released text encoder is loaded again only from these.
+    fingerprint: Fingerprint,
+    options: RuntimeOptions,
+    release_text_encoder: bool,
+    /// Locked after `denoiser` when both are.
+    text: Mutex<Option<Box<dyn TextEncoder>>>,
+    denoiser: Mutex<Box<dyn Denoiser>>,
+    text_encoder_runs: AtomicU64,
     device: Device,
     device_note: Option<String>,
 }
@@ -38,42 +40,14 @@ impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")
             .field("dir", &self.package.dir())
+            .field("family", &self.package.family())
             .field("device", &self.device)
             .finish()
     }
 }
 
-fn inference(model: &'static str) -> impl Fn(ort::Error) -> EngineError {
-    move |e| EngineError::Inference {
-        model,
-        message: e.to_string(),
-    }
-}
-
 impl Model {
-    /// The output `name` of `file` as f32, if it has the shape the package's configs promise (checked before
-    /// copying it). A model that returns another shape is a package made of mismatched parts: the message names
-    /// the folder and the file.
-    fn output(
-        &self,
-        outputs: &ort::session::SessionOutputs,
-        file: &'static str,
-        name: &str,
-        expected: &[usize],
-    ) -> Result<Vec<f32>, EngineError> {
-        let fail = inference(file);
-        let value = &outputs[name];
-        let got = float_shape(value).map_err(&fail)?;
-        if got != expected {
-            return Err(EngineError::package(
-                self.package.dir(),
-                format!("{file} returned shape {got:?}, expected {expected:?}"),
-            ));
-        }
-        read_float(value).map_err(&fail)
-    }
-
-    /// Opens the package and creates its three sessions (slow: callers keep the model and share it). A package
+    /// Opens the package and creates its sessions (slow: callers keep the model and share it). A package
     /// that changes while it loads is loaded again, so [`Model::identity`] names exactly what was loaded.
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Self, EngineError> {
         load_consistent(dir, |identity| Self::load_once(dir, options, identity))
@@ -84,38 +58,30 @@ impl Model {
         options: &RuntimeOptions,
         identity: String,
     ) -> Result<Self, EngineError> {
+        let fingerprint = Fingerprint::read(dir)?;
         let package = ModelPackage::open(dir)?;
-        let text = load_session(dir, TEXT_ENCODER_FILE, options)?;
-        let unet = load_session(dir, UNET_FILE, options)?;
-        let vae = load_session(dir, VAE_DECODER_FILE, options)?;
-        let io = PackageIo::inspect(
-            dir,
-            package.shapes(),
-            &text.session,
-            &unet.session,
-            &vae.session,
-        )?;
-        let device = if [&text, &unet, &vae]
-            .iter()
-            .all(|s| s.device == Device::Cuda)
-        {
-            Device::Cuda
-        } else {
-            Device::Cpu
+        let family = package.family_impl();
+        let release_text_encoder = match options.text_encoder {
+            Residency::Kept => false,
+            Residency::Released => true,
+            Residency::Auto => package.text_encoder_bytes() > RELEASE_TEXT_ENCODER_ABOVE,
         };
-        let device_note = [&text, &unet, &vae].iter().find_map(|s| s.fallback.clone());
-        let sessions = Mutex::new(Sessions {
-            text: text.session,
-            unet: unet.session,
-            vae: vae.session,
-        });
+        let mut placement = Placement::default();
+        // Checked now either way; a released encoder is gone before the denoiser loads.
+        let text = family.load_text_encoder(dir, options, &mut placement)?;
+        let text = (!release_text_encoder).then_some(text);
+        let denoiser = family.load_denoiser(dir, options, &mut placement)?;
         Ok(Self {
             package,
             identity,
-            io,
-            sessions,
-            device,
-            device_note,
+            fingerprint,
+            options: *options,
+            release_text_encoder,
+            text: Mutex::new(text),
+            denoiser: Mutex::new(denoiser),
+            text_encoder_runs: AtomicU64::new(0),
+            device: placement.device(),
+            device_note: placement.note,
         })
     }
 
@@ -142,6 +108,16 @@ impl Model {
         self.device_note.as_deref()
     }
 
+    /// How many prompts this model's text encoder has encoded (cached embeddings are not counted).
+    pub fn text_encoder_runs(&self) -> u64 {
+        self.text_encoder_runs.load(Ordering::Relaxed)
+    }
+
+    /// Whether the text encoder's session is loaded now (a released one is only while encoding).
+    pub fn text_encoder_loaded(&self) -> bool {
+        self.text.lock().is_some()
+    }
+
     /// Generates a clip; initial latents come from the request's seed (see `noise`).
     pub fn generate(
         &self,
@@ -166,8 +142,8 @@ impl Model {
         self.run(request, latents, noise, clock, progress)
     }
 
-    /// Generates from explicit unit-variance initial latents ([1, C, F, h, w], C order) instead of the seed's;
-    /// per-step noise still comes from the seed's stream. Used by parity tests and benchmarks.
+    /// Generates from explicit unit-variance initial latents ([1, C, F', h, w], C order) instead of the
+    /// seed's; per-step noise still comes from the seed's stream. Used by parity tests and benchmarks.
     pub fn generate_from_latents(
         &self,
         request: &Request,
@@ -191,6 +167,133 @@ impl Model {
             .map(|(video, _)| video)
     }
 
+    /// Decodes latents [1, C, F', h, w] as the denoising loop leaves them (before any de-normalisation)
+    /// into frames with the family's decoder. Used by the decoder parity tests and tools.
+    pub fn decode_latents(&self, latents: &[f32], shape: [usize; 5]) -> Result<Video, EngineError> {
+        let s = self.package.shapes();
+        let bad = |m: String| Err(EngineError::InvalidRequest(m));
+        let values = tensor_values(&shape).unwrap_or(usize::MAX);
+        if shape[0] != 1
+            || shape[1] != s.latent_channels
+            || values == 0
+            || values > MAX_TENSOR_VALUES
+        {
+            return bad(format!(
+                "latents must be [1, {}, frames, height, width] within the engine's limits, not {shape:?}",
+                s.latent_channels
+            ));
+        }
+        if latents.len() != values {
+            return bad(format!(
+                "latents have {} values, expected {values} ({shape:?})",
+                latents.len()
+            ));
+        }
+        let factor = s.vae_factor as usize;
+        let (height, width) = (shape[3] * factor, shape[4] * factor);
+        let mut denoiser = self.denoiser.lock();
+        let frames = denoiser.frames(shape[2]);
+        if height > MAX_SIDE as usize
+            || width > MAX_SIDE as usize
+            || tensor_values(&[frames, height, width, 3]).is_none()
+        {
+            return bad(format!(
+                "{frames} frames of {width}×{height} are more than the engine's limits"
+            ));
+        }
+        let mut clock = GenerationClock::start();
+        let (width, height) = (width as u32, height as u32);
+        let frames = denoiser.decode(&mut clock, latents, shape, width, height)?;
+        Ok(Video {
+            width,
+            height,
+            frames,
+        })
+    }
+
+    /// The embeddings of `prompt` as the denoiser takes it ([tokens, hidden]), from the cache or the text
+    /// encoder. Exposed for the family parity tests (the text stage against diffusers').
+    pub fn prompt_embedding(&self, prompt: &str) -> Result<Vec<f32>, EngineError> {
+        let mut clock = GenerationClock::start();
+        self.embeddings(&mut clock, &[prompt])
+    }
+
+    /// The embeddings of `prompts`, concatenated in order.
+    fn embeddings(
+        &self,
+        clock: &mut GenerationClock,
+        prompts: &[&str],
+    ) -> Result<Vec<f32>, EngineError> {
+        let family = self.package.family_impl();
+        let encoder = format!(
+            "{} {} threads={}",
+            self.identity,
+            self.device.name(),
+            self.options.intra_threads
+        );
+        let shapes = self.package.shapes();
+        let mut context = Vec::with_capacity(prompts.len() * shapes.tokens * shapes.text_hidden);
+        let mut slot = self.text.lock();
+        let mut encode = |slot: &mut Option<Box<dyn TextEncoder>>| -> Result<(), EngineError> {
+            for prompt in prompts {
+                let key = EmbeddingKey {
+                    encoder: encoder.clone(),
+                    text: family.prompt_text(prompt),
+                };
+                let cached = EmbeddingCache::global().lock().get(&key);
+                let embedding = match cached {
+                    Some(embedding) => embedding,
+                    None => {
+                        let (ids, real) = family
+                            .tokenizer()
+                            .encode_counted(&key.text)
+                            .map_err(EngineError::InvalidRequest)?;
+                        let text = self.text_encoder(slot)?;
+                        let data = text.encode(clock, &Tokens { ids, real })?;
+                        self.text_encoder_runs.fetch_add(1, Ordering::Relaxed);
+                        finite(&data, || family.text_encoder_file().to_string())?;
+                        let data: Arc<[f32]> = data.into();
+                        EmbeddingCache::global().lock().put(key, data.clone());
+                        data
+                    }
+                };
+                context.extend_from_slice(&embedding);
+            }
+            Ok(())
+        };
+        let encoded = encode(&mut slot);
+        if self.release_text_encoder {
+            *slot = None;
+        }
+        encoded.map(|()| context)
+    }
+
+    /// The loaded text encoder, loading it again (from the files this model was loaded from) if released.
+    fn text_encoder<'a>(
+        &self,
+        slot: &'a mut Option<Box<dyn TextEncoder>>,
+    ) -> Result<&'a mut Box<dyn TextEncoder>, EngineError> {
+        if slot.is_none() {
+            let dir = self.package.dir();
+            let changed = || {
+                EngineError::package(
+                    dir,
+                    "changed since the model was loaded; render again to load it anew",
+                )
+            };
+            if Fingerprint::read(dir)? != self.fingerprint {
+                return Err(changed());
+            }
+            let family = self.package.family_impl();
+            let text = family.load_text_encoder(dir, &self.options, &mut Placement::default())?;
+            if Fingerprint::read(dir)? != self.fingerprint {
+                return Err(changed());
+            }
+            *slot = Some(text);
+        }
+        Ok(slot.as_mut().expect("loaded above"))
+    }
+
     fn run(
         &self,
         request: &Request,
@@ -207,16 +310,28 @@ impl Model {
         if progress(StepProgress { step: 0, steps }) == Flow::Cancel {
             return Err(EngineError::Cancelled);
         }
-        let mut sessions = self.sessions.lock();
+        let mut denoiser = self.denoiser.lock();
         let guided = request.guidance > 1.0;
-        let context = self.encode_prompts(&mut sessions.text, &mut clock, request, guided)?;
+        let prompts = if guided {
+            vec![request.negative_prompt.as_str(), request.prompt.as_str()]
+        } else {
+            vec![request.prompt.as_str()]
+        };
+        let context = self.embeddings(&mut clock, &prompts)?;
         let shape = self.package.latent_shape(request);
         let init = scheduler.init_noise_sigma() as f32;
         latents.iter_mut().for_each(|x| *x *= init);
         let n = latents.len();
         for (i, &t) in scheduler.timesteps().to_vec().iter().enumerate() {
             let input = scheduler.scale_model_input(i, &latents);
-            let out = self.denoise(&mut sessions.unet, &mut clock, &input, shape, t, &context)?;
+            let step = Step {
+                latents: &input,
+                shape,
+                timestep: t,
+                context: &context,
+                batch: prompts.len(),
+            };
+            let out = denoiser.predict(&mut clock, &step)?;
             let prediction: Vec<f32> = if guided {
                 let (u, c) = out.split_at(n);
                 u.iter()
@@ -236,7 +351,7 @@ impl Model {
                 return Err(EngineError::Cancelled);
             }
         }
-        let frames = self.decode(&mut sessions.vae, &mut clock, &latents, shape, request)?;
+        let frames = denoiser.decode(&mut clock, &latents, shape, request.width, request.height)?;
         let video = Video {
             width: request.width,
             height: request.height,
@@ -244,112 +359,10 @@ impl Model {
         };
         Ok((video, clock.finish()))
     }
-
-    /// Text embeddings, [negative; prompt] when guided, else [prompt].
-    fn encode_prompts(
-        &self,
-        text: &mut Session,
-        clock: &mut GenerationClock,
-        request: &Request,
-        guided: bool,
-    ) -> Result<Vec<f32>, EngineError> {
-        let tok = self.package.tokenizer();
-        let tokenize = |s: &str| tok.encode(s).map_err(EngineError::InvalidRequest);
-        let mut ids = Vec::new();
-        if guided {
-            ids.extend(tokenize(&request.negative_prompt)?);
-        }
-        ids.extend(tokenize(&request.prompt)?);
-        let batch = if guided { 2 } else { 1 };
-        let fail = inference(TEXT_ENCODER_FILE);
-        let input = ids_tensor(self.io.ids_i32, batch, ids).map_err(&fail)?;
-        let outputs = clock
-            .onnx(|| text.run(ort::inputs!["input_ids" => input]))
-            .map_err(&fail)?;
-        let expected = [batch, tok.length(), self.package.shapes().text_hidden];
-        let data = self.output(&outputs, TEXT_ENCODER_FILE, &self.io.text_output, &expected)?;
-        finite(&data, || TEXT_ENCODER_FILE.to_string())?;
-        Ok(data)
-    }
-
-    /// One UNet run over one copy of the scaled latents per prompt in `context` (two when guided).
-    fn denoise(
-        &self,
-        unet: &mut Session,
-        clock: &mut GenerationClock,
-        input: &[f32],
-        shape: [usize; 5],
-        t: f64,
-        context: &[f32],
-    ) -> Result<Vec<f32>, EngineError> {
-        let fail = inference(UNET_FILE);
-        let hidden = self.package.shapes().text_hidden;
-        let tokens = self.package.tokenizer().length();
-        let batch = context.len() / (tokens * hidden);
-        let mut sample = Vec::with_capacity(input.len() * batch);
-        for _ in 0..batch {
-            sample.extend_from_slice(input);
-        }
-        let sample_shape = [batch, shape[1], shape[2], shape[3], shape[4]];
-        let ctx_shape = [batch, tokens, hidden];
-        let inputs = ort::inputs![
-            "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
-            "timestep" => timestep_tensor(self.io.timestep, batch, t).map_err(&fail)?,
-            "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, context).map_err(&fail)?,
-        ];
-        let outputs = clock.onnx(|| unet.run(inputs)).map_err(&fail)?;
-        self.output(&outputs, UNET_FILE, &self.io.unet_output, &sample_shape)
-    }
-
-    /// Latents [1, C, F, h, w] → frames: divide by the scaling factor, fold frames into the batch, decode, and map
-    /// [-1, 1] to [0, 1] as interleaved RGB.
-    fn decode(
-        &self,
-        vae: &mut Session,
-        clock: &mut GenerationClock,
-        latents: &[f32],
-        shape: [usize; 5],
-        r: &Request,
-    ) -> Result<Vec<Vec<f32>>, EngineError> {
-        let fail = inference(VAE_DECODER_FILE);
-        let [_, c, f, h, w] = shape;
-        let scale = (1.0 / self.package.shapes().scaling_factor as f64) as f32;
-        let (width, height) = (r.width as usize, r.height as usize);
-        let mut frames = Vec::with_capacity(f);
-        for first in (0..f).step_by(DECODE_CHUNK) {
-            let count = DECODE_CHUNK.min(f - first);
-            let mut input = Vec::with_capacity(count * c * h * w);
-            for frame in first..first + count {
-                for ch in 0..c {
-                    let start = (ch * f + frame) * h * w;
-                    input.extend(latents[start..start + h * w].iter().map(|&x| x * scale));
-                }
-            }
-            let latent = float_tensor(self.io.latent, &[count, c, h, w], &input).map_err(&fail)?;
-            let outputs = clock
-                .onnx(|| vae.run(ort::inputs!["latent_sample" => latent]))
-                .map_err(&fail)?;
-            let expected = [count, 3, height, width];
-            let data = self.output(&outputs, VAE_DECODER_FILE, &self.io.vae_output, &expected)?;
-            finite(&data, || VAE_DECODER_FILE.to_string())?;
-            let plane = height * width;
-            for k in 0..count {
-                let img = &data[k * 3 * plane..(k + 1) * 3 * plane];
-                let mut rgb = vec![0.0f32; 3 * plane];
-                for p in 0..plane {
-                    for ch in 0..3 {
-                        rgb[3 * p + ch] = (img[ch * plane + p] / 2.0 + 0.5).clamp(0.0, 1.0);
-                    }
-                }
-                frames.push(rgb);
-            }
-        }
-        Ok(frames)
-    }
 }
 
 /// Fails when `values` hold NaN or infinity; `what` names the stage that produced them.
-fn finite(values: &[f32], what: impl FnOnce() -> String) -> Result<(), EngineError> {
+pub(crate) fn finite(values: &[f32], what: impl FnOnce() -> String) -> Result<(), EngineError> {
     if values.iter().all(|v| v.is_finite()) {
         Ok(())
     } else {

@@ -6,18 +6,15 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::EngineError;
+use crate::family::{self, Family};
 use crate::limits::{
-    MAX_CONFIG_BYTES, MAX_FPS, MAX_FRAMES, MAX_GUIDANCE, MAX_HIDDEN, MAX_LATENT_CHANNELS, MAX_SIDE,
-    MAX_STEPS, MAX_TOKENS,
+    MAX_CONFIG_BYTES, MAX_FPS, MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TOKENS,
 };
 use crate::scheduler::{Parameterisation, SchedulerConfig, SchedulerKind};
 use crate::tokenizer::PromptTokenizer;
 use crate::walk::walk;
 
-/// The ONNX files every package has, relative to its folder.
-pub const TEXT_ENCODER_FILE: &str = "text_encoder/model.onnx";
-pub const UNET_FILE: &str = "unet/model.onnx";
-pub const VAE_DECODER_FILE: &str = "vae_decoder/model.onnx";
+pub use crate::family::unet3d::{TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 
 /// What a package generates when the user does not say otherwise (`t2v_defaults` in model_index.json).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,20 +30,22 @@ pub struct Defaults {
 }
 
 /// The shapes the package's configs promise; checked against each other at open and against the ONNX models
-/// once they load.
+/// once they load. The family decides where each comes from (see docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shapes {
-    /// Text encoder output width (`hidden_size`), equal to the UNet's `cross_attention_dim`.
+    /// Text encoder output width (ModelScope `hidden_size` = UNet `cross_attention_dim`; Wan `d_model` =
+    /// transformer `text_dim`).
     pub text_hidden: usize,
-    /// Tokens per prompt (the text encoder's `max_position_embeddings`, capped by the tokenizer config).
+    /// Tokens per prompt (ModelScope: the text encoder's `max_position_embeddings`, capped by the tokenizer
+    /// config; Wan: 512 or `t2v_text_length`).
     pub tokens: usize,
-    /// Latent channels (UNet `in_channels` = `out_channels` = VAE `latent_channels`).
+    /// Latent channels (UNet / transformer `in_channels` = `out_channels` = the VAE's latent channels).
     pub latent_channels: usize,
-    /// Pixels per latent cell (2^(len(VAE block_out_channels) − 1)).
+    /// Pixels per latent cell (ModelScope: 2^(len(VAE block_out_channels) − 1); Wan: `scale_factor_spatial`).
     pub vae_factor: u32,
-    /// Width and height must be multiples of this (VAE factor × the UNet's downsampling).
+    /// Width and height must be multiples of this (VAE factor × the denoiser's downsampling or patch).
     pub size_multiple: u32,
-    /// Latents are divided by this before decoding.
+    /// ModelScope: latents are divided by this before decoding. 1 for families that de-normalise per channel.
     pub scaling_factor: f32,
 }
 
@@ -57,21 +56,21 @@ pub struct ModelPackage {
     class_name: String,
     license: Option<String>,
     defaults: Defaults,
-    shapes: Shapes,
     scheduler_config: SchedulerConfig,
-    tokenizer: PromptTokenizer,
+    family: Box<dyn Family>,
 }
 
-struct Reader<'a> {
-    dir: &'a Path,
+/// Reads a package's JSON files with messages naming the file and key (shared by the families).
+pub(crate) struct Reader<'a> {
+    pub dir: &'a Path,
 }
 
 impl Reader<'_> {
-    fn err(&self, message: impl Into<String>) -> EngineError {
+    pub fn err(&self, message: impl Into<String>) -> EngineError {
         EngineError::package(self.dir, message)
     }
 
-    fn json(&self, rel: &str) -> Result<Map<String, Value>, EngineError> {
+    pub fn json(&self, rel: &str) -> Result<Map<String, Value>, EngineError> {
         let path = self.dir.join(rel);
         if !path.is_file() {
             return Err(self.err(format!("{rel} is missing")));
@@ -86,7 +85,7 @@ impl Reader<'_> {
     }
 
     /// A positive integer setting, at most `max`.
-    fn usize(
+    pub fn usize(
         &self,
         m: &Map<String, Value>,
         rel: &str,
@@ -115,7 +114,7 @@ impl Reader<'_> {
     }
 
     /// The number of entries of a list setting (resolution levels), 1 to 8.
-    fn levels(&self, m: &Map<String, Value>, rel: &str, key: &str) -> Result<u32, EngineError> {
+    pub fn levels(&self, m: &Map<String, Value>, rel: &str, key: &str) -> Result<u32, EngineError> {
         match m.get(key) {
             Some(Value::Array(a)) if !a.is_empty() && a.len() <= 8 => Ok(a.len() as u32),
             None => Err(self.err(format!("{rel} has no `{key}`"))),
@@ -124,11 +123,40 @@ impl Reader<'_> {
             ))),
         }
     }
+
+    /// A loaded tokenizer within the engine's token limit.
+    pub fn tokenizer(
+        &self,
+        loaded: Result<PromptTokenizer, String>,
+    ) -> Result<PromptTokenizer, EngineError> {
+        let tokenizer = loaded.map_err(|e| self.err(e))?;
+        if tokenizer.length() > MAX_TOKENS {
+            return Err(self.err(format!(
+                "tokenizer: sequence length {} is more than {MAX_TOKENS}",
+                tokenizer.length()
+            )));
+        }
+        Ok(tokenizer)
+    }
 }
 
-/// Latents are divided by `scaling_factor` before decoding; outside this range (as f32) they become zeros or
-/// infinities, i.e. black or garbage frames. Real VAEs use 0.13 to 1.5.
-const SCALING_FACTOR_RANGE: std::ops::RangeInclusive<f32> = 1e-4..=1e4;
+/// The bytes of the regular files in the folders of the package files `files`, each folder once.
+fn folders_bytes(dir: &Path, files: &[&str]) -> u64 {
+    let mut folders: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|file| dir.join(file).parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
+        .iter()
+        .filter_map(|folder| std::fs::read_dir(folder).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
 
 fn positive_u32(v: &Value) -> Option<u32> {
     v.as_u64()
@@ -156,109 +184,11 @@ impl ModelPackage {
             }
         }
         let index = r.json("model_index.json")?;
-        for rel in [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE] {
-            if !dir.join(rel).is_file() {
-                return Err(r.err(format!("{rel} is missing")));
-            }
-        }
-        let (text_rel, unet_rel, vae_rel) = (
-            "text_encoder/config.json",
-            "unet/config.json",
-            "vae_decoder/config.json",
-        );
-        let text = r.json(text_rel)?;
-        let unet = r.json(unet_rel)?;
-        let vae = r.json(vae_rel)?;
+        let family = family::open(&r, &index)?;
         let sched = r.json("scheduler/scheduler_config.json")?;
-
-        let text_hidden = r.usize(&text, text_rel, "hidden_size", None, MAX_HIDDEN)?;
-        let positions = r.usize(
-            &text,
-            text_rel,
-            "max_position_embeddings",
-            Some(77),
-            usize::MAX,
-        )?;
-        let cross = r.usize(&unet, unet_rel, "cross_attention_dim", None, MAX_HIDDEN)?;
-        if cross != text_hidden {
-            return Err(r.err(format!(
-                "text_encoder/config.json hidden_size {text_hidden} does not match unet/config.json cross_attention_dim {cross}"
-            )));
-        }
-        let channels = MAX_LATENT_CHANNELS;
-        let in_ch = r.usize(&unet, unet_rel, "in_channels", Some(4), channels)?;
-        let out_ch = r.usize(&unet, unet_rel, "out_channels", Some(in_ch), channels)?;
-        if out_ch != in_ch {
-            return Err(r.err(format!(
-                "unet/config.json out_channels {out_ch} does not match in_channels {in_ch}"
-            )));
-        }
-        let latent = r.usize(&vae, vae_rel, "latent_channels", Some(4), channels)?;
-        if latent != in_ch {
-            return Err(r.err(format!(
-                "unet/config.json in_channels {in_ch} does not match vae_decoder/config.json latent_channels {latent}"
-            )));
-        }
-        // Both level counts are 1 to 8, so the shifts below cannot overflow.
-        let vae_levels = r.levels(&vae, vae_rel, "block_out_channels")?;
-        let vae_factor = 1u32 << (vae_levels - 1);
-        // Resolution levels: diffusers configs list down blocks; minimal configs only their channel counts.
-        let unet_key = if unet.contains_key("down_block_types") {
-            "down_block_types"
-        } else {
-            "block_out_channels"
-        };
-        let unet_levels = r.levels(&unet, unet_rel, unet_key)?;
-        let size_multiple = vae_factor << (unet_levels - 1);
-        if size_multiple > MAX_SIDE {
-            return Err(r.err(format!(
-                "sides must be multiples of {size_multiple} ({vae_levels} VAE levels, {unet_levels} UNet \
-                 levels), more than the largest side {MAX_SIDE}"
-            )));
-        }
-        let scaling_factor = match vae.get("scaling_factor") {
-            None | Some(Value::Null) => 0.18215,
-            Some(v) => v
-                .as_f64()
-                .map(|f| f as f32)
-                .filter(|f| SCALING_FACTOR_RANGE.contains(f))
-                .ok_or_else(|| {
-                    r.err(format!(
-                        "vae_decoder/config.json: `scaling_factor` must be a number from {} to {}, not {v}",
-                        SCALING_FACTOR_RANGE.start(),
-                        SCALING_FACTOR_RANGE.end()
-                    ))
-                })?,
-        };
         let scheduler_config = SchedulerConfig::from_json(&Value::Object(sched))
             .map_err(|e| r.err(format!("scheduler/scheduler_config.json: {e}")))?;
-        let tokenizer =
-            PromptTokenizer::load(&dir.join("tokenizer"), positions).map_err(|e| r.err(e))?;
-        if tokenizer.length() > MAX_TOKENS {
-            return Err(r.err(format!(
-                "tokenizer: sequence length {} is more than {MAX_TOKENS}",
-                tokenizer.length()
-            )));
-        }
-
-        let sample = match unet.get("sample_size") {
-            Some(Value::Array(a)) => a.first().and_then(positive_u32),
-            Some(v) => positive_u32(v),
-            None => None,
-        }
-        .unwrap_or(32);
-        let pixels = (u64::from(sample) * u64::from(vae_factor)).min(u64::from(MAX_SIDE)) as u32;
-        let native = pixels.max(size_multiple) / size_multiple * size_multiple;
-        let mut defaults = Defaults {
-            width: native,
-            height: native,
-            frames: 16,
-            max_frames: 64,
-            fps: 8.0,
-            steps: 25,
-            guidance: 9.0,
-            scheduler: scheduler_config.default_kind(),
-        };
+        let mut defaults = family.defaults(&scheduler_config);
         if let Some(d) = index.get("t2v_defaults") {
             apply_defaults(&mut defaults, d)
                 .map_err(|e| r.err(format!("model_index.json: t2v_defaults {e}")))?;
@@ -266,6 +196,7 @@ impl ModelPackage {
                 .check_kind(defaults.scheduler)
                 .map_err(|e| r.err(format!("model_index.json: t2v_defaults `scheduler`: {e}")))?;
         }
+        let size_multiple = family.shapes().size_multiple;
         for (key, v) in [("width", defaults.width), ("height", defaults.height)] {
             if v % size_multiple != 0 || v > MAX_SIDE {
                 return Err(r.err(format!(
@@ -273,14 +204,17 @@ impl ModelPackage {
                 )));
             }
         }
-        let shapes = Shapes {
-            text_hidden,
-            tokens: tokenizer.length(),
-            latent_channels: in_ch,
-            vae_factor,
-            size_multiple,
-            scaling_factor,
-        };
+        let step = family.frame_step();
+        for (key, v) in [
+            ("frames", defaults.frames),
+            ("max_frames", defaults.max_frames),
+        ] {
+            if !(v - 1).is_multiple_of(step) {
+                return Err(r.err(format!(
+                    "model_index.json: t2v_defaults `{key}` {v} is not 1 + a multiple of {step}"
+                )));
+            }
+        }
         let class_name = index
             .get("_class_name")
             .and_then(Value::as_str)
@@ -300,9 +234,8 @@ impl ModelPackage {
             class_name,
             license,
             defaults,
-            shapes,
             scheduler_config,
-            tokenizer,
+            family,
         };
         let d = &package.defaults;
         package
@@ -323,7 +256,32 @@ impl ModelPackage {
             .unwrap_or_else(|| self.dir.display().to_string())
     }
 
-    /// The diffusers pipeline class the package came from (`_class_name`), possibly empty.
+    /// The family's stable name (`modelscope`, `wan`), for the plugin and logs.
+    pub fn family(&self) -> &'static str {
+        self.family.name()
+    }
+
+    /// Every ONNX file of the package (their folders also hold their external weights).
+    pub fn onnx_files(&self) -> &'static [&'static str] {
+        self.family.onnx_files()
+    }
+
+    /// What the package's weights take on disk: every file in the folders of its ONNX files (graphs and
+    /// external data), each folder once. About what they take loaded.
+    pub fn weights_bytes(&self) -> u64 {
+        folders_bytes(&self.dir, self.onnx_files())
+    }
+
+    /// [`ModelPackage::weights_bytes`] of the text encoder alone.
+    pub(crate) fn text_encoder_bytes(&self) -> u64 {
+        folders_bytes(&self.dir, &[self.family.text_encoder_file()])
+    }
+
+    pub(crate) fn family_impl(&self) -> &dyn Family {
+        self.family.as_ref()
+    }
+
+    /// The diffusers pipeline class the package came from (`_class_name`).
     pub fn class_name(&self) -> &str {
         &self.class_name
     }
@@ -339,7 +297,7 @@ impl ModelPackage {
     }
 
     pub fn shapes(&self) -> &Shapes {
-        &self.shapes
+        self.family.shapes()
     }
 
     pub fn scheduler_config(&self) -> &SchedulerConfig {
@@ -357,7 +315,7 @@ impl ModelPackage {
     }
 
     pub fn tokenizer(&self) -> &PromptTokenizer {
-        &self.tokenizer
+        self.family.tokenizer()
     }
 }
 

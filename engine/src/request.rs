@@ -1,6 +1,7 @@
 //! What a generation is asked for and what it returns, and the checks of a request against a package.
 
 use crate::error::EngineError;
+use crate::family::{nearest_frames, nearest_multiple};
 use crate::limits::{tensor_values, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES};
 use crate::package::{Defaults, ModelPackage};
 use crate::scheduler::SchedulerKind;
@@ -77,6 +78,9 @@ impl ModelPackage {
                 r.frames
             ));
         }
+        self.family_impl()
+            .check_request(r)
+            .map_err(EngineError::InvalidRequest)?;
         let m = self.shapes().size_multiple;
         for (name, v) in [("width", r.width), ("height", r.height)] {
             if v == 0 || v % m != 0 || v > MAX_SIDE {
@@ -110,31 +114,17 @@ impl ModelPackage {
         Ok(())
     }
 
-    /// Checks that every tensor a generation of this size allocates stays within [`MAX_TENSOR_VALUES`]:
-    /// the UNet input (two copies of the latents under guidance), the text context and the decoded clip.
+    /// Checks that every tensor a generation of this size allocates (the family names them: the denoiser
+    /// input with two copies of the latents under guidance, the text context, the decoded clip, ...) stays
+    /// within [`MAX_TENSOR_VALUES`].
     pub(crate) fn check_tensor_sizes(
         &self,
         width: u32,
         height: u32,
         frames: u32,
     ) -> Result<(), String> {
-        let s = self.shapes();
-        let (f, frames) = (s.vae_factor, frames as usize);
-        let unet = [
-            2,
-            s.latent_channels,
-            frames,
-            (height / f) as usize,
-            (width / f) as usize,
-        ];
-        let context = [2, s.tokens, s.text_hidden];
-        let clip = [frames, height as usize, width as usize, 3];
-        for (what, dims) in [
-            ("the UNet input", &unet[..]),
-            ("the text context", &context[..]),
-            ("the decoded clip", &clip[..]),
-        ] {
-            if tensor_values(dims).is_none() {
+        for (what, dims) in self.family_impl().tensors(width, height, frames) {
+            if tensor_values(&dims).is_none() {
                 return Err(format!(
                     "{what} {dims:?} would hold more than {MAX_TENSOR_VALUES} values (the engine's \
                      limit); ask for fewer frames or a smaller size"
@@ -144,16 +134,23 @@ impl ModelPackage {
         Ok(())
     }
 
-    /// The initial latent tensor's shape for a request: [1, channels, frames, height/f, width/f].
+    /// The initial latent tensor's shape for a request: [1, channels, latent frames, height/f, width/f].
     pub fn latent_shape(&self, r: &Request) -> [usize; 5] {
-        let s = self.shapes();
-        let f = s.vae_factor;
-        [
-            1,
-            s.latent_channels,
-            r.frames as usize,
-            (r.height / f) as usize,
-            (r.width / f) as usize,
-        ]
+        self.family_impl().latent_shape(r)
+    }
+
+    /// The nearest frame count the family accepts, within 1 to `max_frames` (ModelScope: any; Wan: 4k+1,
+    /// 80 → 81, as diffusers rounds): what the plugin offers instead of a count that would be refused.
+    pub fn fit_frames(&self, frames: u32) -> u32 {
+        let step = self.family_impl().frame_step();
+        let max = self.defaults().max_frames;
+        nearest_frames(frames, step).clamp(1, (max - 1) / step * step + 1)
+    }
+
+    /// The nearest width or height the family accepts: a multiple of the size multiple (halves round
+    /// up), from one multiple up to [`MAX_SIDE`].
+    pub fn fit_side(&self, side: u32) -> u32 {
+        let m = self.shapes().size_multiple;
+        nearest_multiple(side, m).clamp(m, MAX_SIDE / m * m)
     }
 }

@@ -27,7 +27,28 @@ pub struct RuntimeOptions {
     pub device: Device,
     /// Threads per operator (intra-op); 0 lets ONNX Runtime decide.
     pub intra_threads: usize,
+    /// Whether the text encoder stays loaded between generations.
+    pub text_encoder: Residency,
 }
+
+/// Whether a model's text encoder stays loaded. Prompts are encoded once (the embeddings are cached), so a
+/// released encoder is loaded again only for a prompt not encoded before; while it is released, the
+/// denoiser and decoder run without its weights beside them (Wan's UMT5-XXL is 11 GB in fp16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Residency {
+    /// Released when its files are larger than [`RELEASE_TEXT_ENCODER_ABOVE`], else kept.
+    #[default]
+    Auto,
+    /// Loaded with the model and kept.
+    Kept,
+    /// Loaded with the model to check it, then released; loaded again only to encode a new prompt and
+    /// released right after.
+    Released,
+}
+
+/// [`Residency::Auto`] releases text encoders whose files (graph and external weights) are larger than
+/// this: UMT5-XXL (5.7 B parameters) is, CLIP text encoders (at most 1.4 GB in fp32) are not.
+pub const RELEASE_TEXT_ENCODER_ABOVE: u64 = 2 << 30;
 
 struct Runtime {
     library: PathBuf,

@@ -4,9 +4,10 @@
 //! - else CLIP's `vocab.json` + `merges.txt` are assembled into the tokenizer transformers builds (NFC, whitespace
 //!   folding, lowercase, CLIP's split pattern, byte-level BPE with `</w>` word ends, bos/eos framing).
 //!
-//! The length is tokenizer.json's fixed padding length when it has one, else the text encoder's position count
-//! (capped by `model_max_length`). Longer text is truncated (the framing tokens stay); shorter text is padded with
-//! the padding's id, else the configured `pad_token`, else `<|endoftext|>`.
+//! The length is the family's fixed text length when it has one (Wan: 512); else tokenizer.json's fixed padding
+//! length when it has one, else the text encoder's position count (capped by `model_max_length`). Longer text is
+//! truncated (the framing tokens stay); shorter text is padded with the padding's id, else the configured
+//! `pad_token`, else `<|endoftext|>`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -115,10 +116,23 @@ fn clip_from_vocab(vocab: &Path, merges: &Path, config: &Value) -> Result<Tokeni
     Ok(tokenizer)
 }
 
+/// How long a tokenized prompt is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Length {
+    /// tokenizer.json's fixed padding, else the text encoder's position count (capped by `model_max_length`).
+    Positions(usize),
+    /// Exactly this many, whatever the tokenizer files say.
+    Fixed(usize),
+}
+
 impl PromptTokenizer {
     /// Loads `dir` (the package's `tokenizer/` folder); `max_length` is the text encoder's position count.
     /// Errors name the file at fault, relative to the package folder.
     pub fn load(dir: &Path, max_length: usize) -> Result<Self, String> {
+        Self::load_with(dir, Length::Positions(max_length))
+    }
+
+    pub(crate) fn load_with(dir: &Path, length: Length) -> Result<Self, String> {
         let mut config = Value::Object(Default::default());
         for name in ["special_tokens_map.json", "tokenizer_config.json"] {
             let parsed = read_json(&dir.join(name))
@@ -146,14 +160,17 @@ impl PromptTokenizer {
             .get("model_max_length")
             .and_then(Value::as_f64)
             .unwrap_or(f64::INFINITY);
-        let (length, pad_id) = match tokenizer.get_padding() {
-            Some(PaddingParams {
-                strategy: PaddingStrategy::Fixed(n),
-                pad_id,
-                ..
-            }) => (*n, Some(*pad_id)),
-            Some(p) => ((max_length as f64).min(configured) as usize, Some(p.pad_id)),
-            None => ((max_length as f64).min(configured) as usize, None),
+        let pad_id = tokenizer.get_padding().map(|p| p.pad_id);
+        let length = match (length, tokenizer.get_padding()) {
+            (Length::Fixed(n), _) => n,
+            (
+                Length::Positions(_),
+                Some(PaddingParams {
+                    strategy: PaddingStrategy::Fixed(n),
+                    ..
+                }),
+            ) => *n,
+            (Length::Positions(max_length), _) => (max_length as f64).min(configured) as usize,
         };
         let pad_id = match (pad_id, special_token(&config, "pad_token")) {
             (Some(id), _) => id,
@@ -194,9 +211,15 @@ impl PromptTokenizer {
 
     /// Exactly `length()` ids: framing tokens (if the tokenizer has them), text, padding.
     pub fn encode(&self, text: &str) -> Result<Vec<i64>, String> {
+        self.encode_counted(text).map(|(ids, _)| ids)
+    }
+
+    /// [`PromptTokenizer::encode`] and how many of the ids are not padding (the attention mask's ones).
+    pub fn encode_counted(&self, text: &str) -> Result<(Vec<i64>, usize), String> {
         let enc = contained(|| self.tokenizer.encode(text, true).map_err(|e| e.to_string()))
             .map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
-        Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
+        let real = enc.get_attention_mask().iter().filter(|&&m| m != 0).count();
+        Ok((enc.get_ids().iter().map(|&i| i as i64).collect(), real))
     }
 }
 

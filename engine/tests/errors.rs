@@ -341,6 +341,7 @@ fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
     let options = RuntimeOptions {
         device: t2v_engine::Device::Cuda,
         intra_threads: 1,
+        ..RuntimeOptions::default()
     };
     let model = Model::load(&common::package(), &options).unwrap();
     match model.device() {

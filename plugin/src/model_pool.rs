@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use t2v_engine::{
-    EngineError, Model, RuntimeOptions, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE,
-};
+use t2v_engine::{EngineError, Model, RuntimeOptions};
 
 /// Default budget for loaded models: 8 GiB of weights (override with `T2V_MODEL_MEMORY_MB`). The model
 /// just loaded always stays, whatever its size.
@@ -93,7 +91,7 @@ pub fn get(identity: &str, dir: &Path, options: &RuntimeOptions) -> Result<Loade
     }
     *cell = Some(model.clone());
     drop(cell);
-    let bytes = weights_bytes(dir);
+    let bytes = model.package().weights_bytes();
     let reason = with_pool(|pool| {
         if let Some(slot) = pool.slots.get_mut(&key) {
             slot.bytes = bytes;
@@ -140,19 +138,6 @@ fn budget() -> u64 {
         ),
         Err(_) => DEFAULT_BUDGET,
     }
-}
-
-/// What a model's weights take on disk (its ONNX files and their external data): about what it takes
-/// loaded.
-fn weights_bytes(dir: &Path) -> u64 {
-    [TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE]
-        .iter()
-        .filter_map(|file| std::fs::read_dir(dir.join(file).parent()?).ok())
-        .flatten()
-        .filter_map(|entry| entry.ok()?.metadata().ok())
-        .filter(|meta| meta.is_file())
-        .map(|meta| meta.len())
-        .sum()
 }
 
 /// Unloads every model of package content `identity` (its folder now holds other content).

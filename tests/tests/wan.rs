@@ -1,0 +1,85 @@
+//! A Wan package through the bundle, as an editor runs it: generated with the package's own defaults (size,
+//! 4k+1 frames, scheduler), and a frame count outside the family's rules failing with the engine's
+//! explanation and the count that fits.
+
+mod common;
+
+use std::path::PathBuf;
+
+use ofx_host::{Context, HostConfig, ParamValue, Render, Session};
+
+/// The tiny Wan2.1 fixture; while this build lacks the UniPC scheduler its defaults name, a copy defaulting
+/// to Flow Euler (TEMPORARY until main has UniPC).
+fn wan_fixture(scratch: &std::path::Path) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/tiny-wan21");
+    if t2v_engine::SchedulerKind::from_name("unipc").is_some() {
+        return dir.canonicalize().unwrap();
+    }
+    let copy = scratch.join("tiny-wan21");
+    common::copy_dir(&dir, &copy);
+    let index = copy.join("model_index.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
+    v["t2v_defaults"]["scheduler"] = "flow_euler".into();
+    std::fs::write(&index, v.to_string()).unwrap();
+    copy
+}
+
+#[test]
+fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
+    let cache = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let config = HostConfig {
+        project_size: (48.0, 32.0),
+        frame_range: (0.0, 8.0),
+        ..HostConfig::default()
+    };
+    let session = Session::load(&common::bundle(), config).unwrap();
+    let instance = session.create_instance(Context::Generator).unwrap();
+    let model = wan_fixture(scratch.path());
+    instance
+        .set_param("customModel", model.to_string_lossy().as_ref())
+        .unwrap();
+    instance
+        .set_param("cacheFolder", cache.path().to_string_lossy().as_ref())
+        .unwrap();
+    instance.set_param("outputSize", 1).unwrap();
+    instance.set_param("timing", 2).unwrap();
+    instance
+        .set_param("prompt", "a red fox running through fresh snow")
+        .unwrap();
+
+    let frames = instance
+        .render_sequence(0.0, 8.0, &Render::frame(0.0), 1)
+        .unwrap();
+    assert_eq!(frames.len(), 9);
+    for (i, frame) in frames.iter().enumerate() {
+        assert_eq!((frame.width(), frame.height()), (48, 32), "frame {i}");
+        common::assert_picture(frame);
+    }
+    for pair in frames.windows(2) {
+        assert_ne!(pair[0], pair[1], "the frames of a clip differ");
+    }
+    instance.press("fitMode").unwrap(); // the status line follows the next parameter event
+    let Some(ParamValue::Text(status)) = instance.param("status") else {
+        panic!("no status")
+    };
+    assert!(
+        status.starts_with("9 frames 48×32, 5 steps, seed "),
+        "{status}"
+    );
+
+    session.clear_log();
+    instance.set_param("frames", 8).unwrap();
+    common::failed_render(instance.render(&Render::frame(0.0)));
+    let errors: Vec<_> = session
+        .messages()
+        .into_iter()
+        .filter(|m| m.level == "OfxMessageError")
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(
+        errors,
+        ["Text to Video: invalid request: Wan needs 4k+1 frames: 8 → 9"]
+    );
+}
