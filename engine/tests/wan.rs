@@ -13,26 +13,8 @@ use t2v_engine::{
 
 const PACKAGES: [&str; 2] = ["tiny-wan21", "tiny-wan22-ti2v"];
 
-/// The fixture; while this build lacks the UniPC scheduler its defaults name, a copy defaulting to Flow
-/// Euler (TEMPORARY until main has UniPC).
 fn package(name: &str) -> PathBuf {
-    use std::sync::{Mutex, OnceLock};
-    static COPIES: OnceLock<Mutex<Vec<(String, tempfile::TempDir)>>> = OnceLock::new();
-    let dir = common::fixtures().join(name);
-    if SchedulerKind::from_name("unipc").is_some() {
-        return dir;
-    }
-    let mut copies = COPIES.get_or_init(Default::default).lock().unwrap();
-    if let Some((_, copy)) = copies.iter().find(|(n, _)| n == name) {
-        return copy.path().to_path_buf();
-    }
-    let copy = common::copy_of(&dir);
-    common::edit_json(&copy.path().join("model_index.json"), |v| {
-        v["t2v_defaults"]["scheduler"] = "flow_euler".into()
-    });
-    let path = copy.path().to_path_buf();
-    copies.push((name.to_string(), copy));
-    path
+    common::fixtures().join(name)
 }
 
 fn expected(name: &str) -> Value {
@@ -194,14 +176,14 @@ fn the_vae_loop_matches_diffusers_decode_for_1_5_and_9_latent_frames() {
     }
 }
 
-#[test]
-fn flow_euler_frames_match_diffusers() {
+/// The engine's frames from diffusers' initial latents against diffusers' `WanPipeline` frames.
+fn frames_match_diffusers(kind: SchedulerKind) {
     for name in PACKAGES {
         let e = expected(name);
         let model = load(name, Residency::Kept);
-        let run = &e["runs"]["flow_euler"];
+        let run = &e["runs"][kind.name()];
         let latents = data(name, "latents.f32");
-        let mut r = request(&e, SchedulerKind::FlowEuler);
+        let mut r = request(&e, kind);
         r.seed = 12345; // the explicit latents, not the seed, decide the result
         let video = model
             .generate_from_latents(&r, &latents, &mut |_| Flow::Continue)
@@ -210,9 +192,19 @@ fn flow_euler_frames_match_diffusers() {
             &video.frames.concat(),
             &data(name, run["file"].as_str().unwrap()),
         );
-        eprintln!("{name} flow_euler: max abs diff {diff}");
+        eprintln!("{name} {}: max abs diff {diff}", kind.name());
         assert!(diff < 1e-3, "{name}: max abs diff {diff}");
     }
+}
+
+#[test]
+fn flow_euler_frames_match_diffusers() {
+    frames_match_diffusers(SchedulerKind::FlowEuler);
+}
+
+#[test]
+fn unipc_frames_match_diffusers() {
+    frames_match_diffusers(SchedulerKind::UniPc);
 }
 
 #[test]
