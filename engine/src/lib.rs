@@ -2,6 +2,7 @@
 //! denoising loop with classifier-free guidance → per-frame VAE decode, over ONNX Runtime loaded at run time.
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
+mod encoding;
 mod error;
 mod identity;
 mod io;
@@ -17,6 +18,7 @@ mod stats;
 mod tokenizer;
 mod walk;
 
+pub use encoding::encode_request;
 pub use error::{panic_message, EngineError};
 pub use identity::model_identity;
 pub use limits::MAX_SIDE;

@@ -208,7 +208,7 @@ impl Model {
             return Err(EngineError::Cancelled);
         }
         let mut sessions = self.sessions.lock();
-        let guided = request.guidance > 1.0;
+        let guided = request.is_guided();
         let context = self.encode_prompts(&mut sessions.text, &mut clock, request, guided)?;
         let shape = self.package.latent_shape(request);
         let init = scheduler.init_noise_sigma() as f32;
