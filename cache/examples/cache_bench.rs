@@ -34,13 +34,7 @@ fn time(rounds: usize, mut f: impl FnMut()) -> Duration {
 fn recipe(width: u32, height: u32, frames: u32) -> Recipe {
     Recipe {
         model: "blake3:bench".into(),
-        prompt: "a red ball bouncing".into(),
-        negative_prompt: String::new(),
-        seed: 1,
-        steps: 20,
-        guidance: 5.0,
-        scheduler: "ddim".into(),
-        scheduler_config: "{}".into(),
+        request: r#"{"prompt":"a red ball bouncing","seed":1}"#.into(),
         width,
         height,
         frames,

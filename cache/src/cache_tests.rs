@@ -17,7 +17,7 @@ pub(crate) const MB: usize = 1 << 20;
 
 /// A deterministic clip for `recipe`: pixel values depend on the prompt, frame and position.
 pub(crate) fn clip_for(recipe: &Recipe) -> Clip {
-    let salt = recipe.prompt.len() as f32;
+    let salt = recipe.request.len() as f32;
     let n = (recipe.width * recipe.height * 3) as usize;
     let frames = (0..recipe.frames)
         .map(|f| {

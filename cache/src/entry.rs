@@ -339,7 +339,7 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
         assert_eq!(json["files"][2]["name"], "frame_0002.png");
-        assert_eq!(json["recipe"]["negative_prompt"], "blurry");
+        assert_eq!(json["recipe"]["request"], sample_recipe("entry").request);
     }
 
     #[test]
@@ -384,6 +384,31 @@ mod tests {
         assert_eq!((read, metadata.made_by), (clip, MadeBy::default()));
     }
 
+    /// Entries written under key version 1 (every request field and the scheduler config in the recipe) keep
+    /// their format and key header: no version-2 key names them, reading one is refused, and they stay this
+    /// cache's to evict and clear.
+    #[test]
+    fn version_1_entries_are_refused_but_still_ours() {
+        let (dir, key, _) = written();
+        let path = dir.path().join(METADATA);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        json["recipe"] = serde_json::json!({
+            "model": "blake3:00ff", "prompt": "entry", "negative_prompt": "", "seed": 42, "steps": 25,
+            "guidance": 9.0, "scheduler": "ddim", "scheduler_config": "{}", "width": 8, "height": 4,
+            "frames": 3,
+        });
+        let bytes = serde_json::to_vec_pretty(&json).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        fs::write(dir.path().join(METADATA_SUM), metadata_sum(&bytes)).unwrap();
+        let err = message(read(dir.path(), &key).unwrap_err());
+        assert!(
+            err.starts_with("clip.json: missing field `request`"),
+            "{err}"
+        );
+        assert!(is_ours(dir.path(), &key));
+    }
+
     #[test]
     fn bit_flip_in_a_frame_is_detected() {
         let (dir, key, _) = written();
@@ -416,7 +441,7 @@ mod tests {
         let path = dir.path().join(METADATA);
         let text = fs::read_to_string(&path)
             .unwrap()
-            .replace("\"seed\": 42", "\"seed\": 43");
+            .replace("\"model\": \"blake3:00ff\"", "\"model\": \"blake3:00fe\"");
         fs::write(&path, text).unwrap();
         assert_eq!(
             message(read(dir.path(), &key).unwrap_err()),
@@ -437,7 +462,9 @@ mod tests {
     #[test]
     fn a_signed_entry_must_still_match_its_recipe() {
         let (dir, key, _) = written();
-        resigned(dir.path(), |json| json["recipe"]["seed"] = 43.into());
+        resigned(dir.path(), |json| {
+            json["recipe"]["request"] = sample_recipe("other").request.into()
+        });
         assert!(message(read(dir.path(), &key).unwrap_err()).ends_with("is not this entry"));
 
         let (dir, key, _) = written();

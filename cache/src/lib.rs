@@ -2,8 +2,9 @@
 //! generated once — per process, per render farm — and a served frame costs about a memory copy.
 //!
 //! - [`Recipe`] → [`ClipKey`]: blake3 over a versioned, length-prefixed encoding of everything that decides
-//!   the frames ([`recipe`] documents it; the model is named by its content identity, which the engine
-//!   computes: `t2v_engine::model_identity`).
+//!   the frames ([`recipe`] documents it): the model's content identity and the request's canonical encoding,
+//!   both computed by the engine (`t2v_engine::model_identity`, `ModelPackage::request_encoding`) and opaque
+//!   here, and the clip's geometry.
 //! - [`ClipCache::global`]: process-wide (hosts create throw-away render instances). Memory is an LRU with a
 //!   byte budget holding clips and resized output frames ([`ClipCache::resized_frame`]); hits hand out `Arc`s.
 //! - Disk ([`cache_folder`]): one folder per clip, `<key>/frame_0000.png…` (16-bit RGB) + `clip.json`
@@ -36,5 +37,5 @@ pub use cache::{
 };
 pub use clip::{Clip, ClipError};
 pub use entry::MadeBy;
-pub use recipe::{canonical_json, ClipKey, Recipe};
+pub use recipe::{ClipKey, Recipe};
 pub use store::{ClearReport, DEFAULT_LOCK_TAKEOVER};

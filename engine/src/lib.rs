@@ -4,6 +4,7 @@
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
 mod embeddings;
+mod encoding;
 mod error;
 mod family;
 mod identity;
@@ -20,6 +21,7 @@ mod stats;
 mod tokenizer;
 mod walk;
 
+pub use encoding::encode_request;
 pub use error::{panic_message, EngineError};
 pub use identity::model_identity;
 pub use limits::MAX_SIDE;

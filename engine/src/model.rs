@@ -311,7 +311,7 @@ impl Model {
             return Err(EngineError::Cancelled);
         }
         let mut denoiser = self.denoiser.lock();
-        let guided = request.guidance > 1.0;
+        let guided = request.is_guided();
         let prompts = if guided {
             vec![request.negative_prompt.as_str(), request.prompt.as_str()]
         } else {

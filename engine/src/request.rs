@@ -23,6 +23,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// Whether classifier-free guidance runs: a scale above 1. At most 1 the denoiser runs once per step on
+    /// the prompt alone and reads neither the scale nor the negative prompt.
+    pub fn is_guided(&self) -> bool {
+        self.guidance > 1.0
+    }
+
     /// A request for `prompt` with the package's defaults for everything else.
     pub fn with_defaults(defaults: &Defaults, prompt: impl Into<String>) -> Self {
         Self {

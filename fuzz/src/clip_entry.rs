@@ -35,13 +35,7 @@ pub fn original_clip() -> Clip {
 pub fn recipe() -> Recipe {
     Recipe {
         model: "fuzz".into(),
-        prompt: "a red ball".into(),
-        negative_prompt: String::new(),
-        seed: 1,
-        steps: 2,
-        guidance: 1.0,
-        scheduler: "ddim".into(),
-        scheduler_config: "{}".into(),
+        request: r#"{"prompt":"a red ball","seed":1}"#.into(),
         width: WIDTH,
         height: HEIGHT,
         frames: FRAMES as u32,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clip_cache::{canonical_json, Recipe};
+use clip_cache::Recipe;
 use parking_lot::Mutex;
 use t2v_engine::{
     model_identity, Defaults, EngineError, ModelPackage, Request, RuntimeOptions, SchedulerKind,
@@ -17,26 +17,19 @@ use crate::ofx::{Error, Result};
 use crate::params::NO_MODEL;
 use crate::settings::{OutputSize, Settings};
 
-/// A parsed model folder plus what the recipe needs from it, parsed once per process and content.
+/// A parsed model folder and its content identity, parsed once per process and content.
 pub struct Package {
     pub package: ModelPackage,
     pub identity: String,
-    /// `scheduler/scheduler_config.json` as canonical JSON.
-    pub scheduler_config: String,
 }
 
 impl Package {
-    /// The cache recipe of `request` on this package: everything that decides its frames.
+    /// The cache recipe of `request` on this package: the model identity and the engine's encoding of the
+    /// request (everything that decides its frames), with the clip's geometry.
     pub fn recipe(&self, request: &Request) -> Recipe {
         Recipe {
             model: self.identity.clone(),
-            prompt: request.prompt.clone(),
-            negative_prompt: request.negative_prompt.clone(),
-            seed: request.seed,
-            steps: request.steps,
-            guidance: request.guidance,
-            scheduler: request.scheduler.name().to_owned(),
-            scheduler_config: self.scheduler_config.clone(),
+            request: self.package.request_encoding(request),
             width: request.width,
             height: request.height,
             frames: request.frames,
@@ -104,16 +97,7 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
         return Ok(p.clone());
     }
     let package = ModelPackage::open(dir).map_err(|e| Error::failed(e.to_string()))?;
-    let config_path = dir.join("scheduler").join("scheduler_config.json");
-    let config: serde_json::Value = std::fs::read_to_string(&config_path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .ok_or_else(|| Error::failed(format!("cannot read {}", config_path.display())))?;
-    let loaded = Arc::new(Package {
-        package,
-        identity,
-        scheduler_config: canonical_json(&config),
-    });
+    let loaded = Arc::new(Package { package, identity });
     let mut packages = PACKAGES.lock();
     let packages = packages.get_or_insert_with(HashMap::new);
     // Older contents of this folder go, with their loaded models (once no render holds them).
@@ -366,17 +350,16 @@ pub(crate) mod tests {
         };
         let j = job(&s, (1920.0, 1080.0)).unwrap();
         // The fixture's t2v_defaults fill in the zeros.
-        let r = &j.recipe;
-        assert_eq!((r.width, r.height, r.frames, r.steps), (32, 24, 3, 4));
-        assert_eq!((r.guidance, r.scheduler.as_str(), r.seed), (7.5, "ddim", 7));
+        let (q, r) = (&j.request, &j.recipe);
+        assert_eq!((q.width, q.height, q.frames, q.steps), (32, 24, 3, 4));
+        assert_eq!((q.guidance, q.scheduler.name(), q.seed), (7.5, "ddim", 7));
+        assert_eq!((r.width, r.height, r.frames), (32, 24, 3));
+        assert_eq!(r.request, j.package.package.request_encoding(q));
         assert!(
             r.model.starts_with("blake3:"),
             "content digest: {}",
             r.model
         );
-        assert!(r
-            .scheduler_config
-            .starts_with("{\"_class_name\":\"DDIMScheduler\""));
         let again = job(&s, (0.0, 0.0)).unwrap();
         assert_eq!(again.recipe.key(), r.key(), "stable across calls");
         let other = Settings {
@@ -392,6 +375,43 @@ pub(crate) mod tests {
         let m = p.package.package.shapes().size_multiple;
         assert_eq!(p.request.width % m, 0);
         assert_eq!(p.request.height % m, 0);
+    }
+
+    /// The key follows the engine's request encoding: every setting that decides pixels changes it; the
+    /// negative prompt of an unguided render (guidance 1), which the engine never reads, does not.
+    #[test]
+    fn clip_keys_follow_what_decides_the_pixels() {
+        let base = Settings {
+            custom_model: fixture().into(),
+            ..settings()
+        };
+        let key = |s: &Settings| job(s, (0.0, 0.0)).unwrap().recipe.key();
+        let changes: [fn(&mut Settings); 6] = [
+            |s| s.negative_prompt = "blurry".into(),
+            |s| s.seed += 1,
+            |s| s.steps = 3,
+            |s| s.guidance = 5.0,
+            |s| s.scheduler_name = "euler".into(),
+            |s| s.frames = 2,
+        ];
+        let mut keys = vec![key(&base)];
+        for change in changes {
+            let mut s = base.clone();
+            change(&mut s);
+            keys.push(key(&s));
+        }
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+
+        let unguided = Settings {
+            guidance: 1.0,
+            ..base
+        };
+        let other_negative = Settings {
+            negative_prompt: "blurry".into(),
+            ..unguided.clone()
+        };
+        assert_eq!(key(&unguided), key(&other_negative));
     }
 
     #[test]
@@ -411,7 +431,6 @@ pub(crate) mod tests {
         let stale = Package {
             package: ModelPackage::open(&dir).unwrap(),
             identity: "blake3:what-the-folder-held-before".into(),
-            scheduler_config: String::new(),
         };
         let options = RuntimeOptions::default();
         assert_eq!(

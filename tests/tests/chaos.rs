@@ -103,10 +103,13 @@ fn stored_clips(cache: &Path) -> BTreeMap<String, BTreeSet<i32>> {
             continue; // not served either: the cache checks clip.json's checksum
         };
         let recipe = &json["recipe"];
+        // The engine's request encoding, which the cache stores as text.
+        let request: serde_json::Value =
+            serde_json::from_str(recipe["request"].as_str().unwrap()).unwrap();
         found
             .entry(recipe["model"].as_str().unwrap().to_owned())
             .or_default()
-            .insert(recipe["seed"].as_i64().unwrap() as i32);
+            .insert(request["seed"].as_i64().unwrap() as i32);
     }
     found
 }

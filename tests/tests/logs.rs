@@ -138,6 +138,19 @@ fn a_generation_writes_one_line_and_clip_json_records_the_same_provenance() {
         assert_eq!(json[name], value, "{name} in {json}");
     }
     assert_eq!(json.get("license"), None, "the fixture states no licence");
+    // The recipe holds the engine's request encoding, what the key was made from.
+    let request: serde_json::Value =
+        serde_json::from_str(json["recipe"]["request"].as_str().unwrap()).unwrap();
+    let fields: [(&str, serde_json::Value); 5] = [
+        ("seed", 4242.into()),
+        ("steps", 4.into()),
+        ("scheduler", "ddim".into()),
+        ("numerics", 1.into()),
+        ("frames", 3.into()),
+    ];
+    for (name, value) in fields {
+        assert_eq!(request[name], value, "{name} in {request}");
+    }
 }
 
 #[test]
