@@ -8,27 +8,17 @@ use std::path::PathBuf;
 
 use ofx_host::{Context, HostConfig, ParamValue, Render, Session};
 
-/// The tiny Wan2.1 fixture; while this build lacks the UniPC scheduler its defaults name, a copy defaulting
-/// to Flow Euler (TEMPORARY until main has UniPC).
-fn wan_fixture(scratch: &std::path::Path) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/tiny-wan21");
-    if t2v_engine::SchedulerKind::from_name("unipc").is_some() {
-        return dir.canonicalize().unwrap();
-    }
-    let copy = scratch.join("tiny-wan21");
-    common::copy_dir(&dir, &copy);
-    let index = copy.join("model_index.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
-    v["t2v_defaults"]["scheduler"] = "flow_euler".into();
-    std::fs::write(&index, v.to_string()).unwrap();
-    copy
+/// The tiny Wan2.1 fixture.
+fn wan_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/fixtures/tiny-wan21")
+        .canonicalize()
+        .expect("models/fixtures/tiny-wan21 exists")
 }
 
 #[test]
 fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
     let cache = tempfile::tempdir().unwrap();
-    let scratch = tempfile::tempdir().unwrap();
     let config = HostConfig {
         project_size: (48.0, 32.0),
         frame_range: (0.0, 8.0),
@@ -36,7 +26,7 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
     };
     let session = Session::load(&common::bundle(), config).unwrap();
     let instance = session.create_instance(Context::Generator).unwrap();
-    let model = wan_fixture(scratch.path());
+    let model = wan_fixture();
     instance
         .set_param("customModel", model.to_string_lossy().as_ref())
         .unwrap();
@@ -68,6 +58,15 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
         status.starts_with("9 frames 48×32, 5 steps, seed "),
         "{status}"
     );
+    // Made with the package's own scheduler (its defaults say UniPC), as the cached clip records.
+    let [key] = &common::entries(cache.path())[..] else {
+        panic!("one clip expected")
+    };
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cache.path().join(key).join("clip.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["recipe"]["scheduler"], "unipc", "{meta}");
 
     session.clear_log();
     instance.set_param("frames", 8).unwrap();
