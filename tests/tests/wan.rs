@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use ofx_host::{Context, HostConfig, ParamValue, Render, Session};
 
-/// The tiny Wan2.1 fixture (its defaults: 48×32, 9 frames, UniPC).
+/// The tiny Wan2.1 fixture.
 fn wan_fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../models/fixtures/tiny-wan21")
         .canonicalize()
-        .unwrap()
+        .expect("models/fixtures/tiny-wan21 exists")
 }
 
 #[test]
@@ -58,6 +58,15 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
         status.starts_with("9 frames 48×32, 5 steps, seed "),
         "{status}"
     );
+    // Made with the package's own scheduler (its defaults say UniPC), as the cached clip records.
+    let [key] = &common::entries(cache.path())[..] else {
+        panic!("one clip expected")
+    };
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cache.path().join(key).join("clip.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["recipe"]["scheduler"], "unipc", "{meta}");
 
     session.clear_log();
     instance.set_param("frames", 8).unwrap();
