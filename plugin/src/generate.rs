@@ -83,6 +83,9 @@ pub fn get_or_generate(
                 Source::Memory | Source::Shared => log::Level::Debug,
             };
             log::log!(level, "{}", log_line(&fetched, job, ran.as_ref()));
+            if let Some(note) = finished_note(&fetched) {
+                crate::instance::show_finished(effect, &note);
+            }
             Ok(Served { fetched, notes })
         }
         Err(GetError::Aborted) | Err(GetError::Generate(Failure::Cancelled)) => {
@@ -194,6 +197,15 @@ pub fn describe(fetched: &Fetched, job: &Job, notes: &[String]) -> String {
     format!("{what}: {how}{}{notes}", place(fetched))
 }
 
+/// `status` followed by the job's notes (what the settings asked for that the model cannot take). They
+/// belong to the settings, not the clip: other settings (a scheduler the model cannot run) can name the
+/// same clip.
+pub fn with_notes(status: String, job: &Job) -> String {
+    job.notes
+        .iter()
+        .fold(status, |line, note| format!("{line}; {note}"))
+}
+
 /// The log line for a clip the cache served: the model, the recipe key, hit or miss and where; for a
 /// clip this call generated (`ran`), also the device, ONNX Runtime and how the time was spent.
 pub fn log_line(fetched: &Fetched, job: &Job, ran: Option<&Ran>) -> String {
@@ -243,7 +255,24 @@ fn place(fetched: &Fetched) -> String {
 
 /// The status line for a clip that is not generated yet.
 pub fn pending_status() -> String {
-    "Not generated yet: press Generate (or turn on Auto generate); final renders generate it".into()
+    "Not generated yet: press Generate (or turn on Auto Generate); final renders generate it".into()
+}
+
+/// The note on the node when this render generated (or waited for) the clip.
+fn finished_note(fetched: &Fetched) -> Option<String> {
+    let clip = &fetched.clip;
+    let by = match fetched.source {
+        Source::Generated => "",
+        Source::Shared => " by another render",
+        Source::Memory | Source::Disk => return None,
+    };
+    Some(format!(
+        "{} frames {}×{} generated{by} in {:.1} s",
+        clip.frames().len(),
+        clip.width(),
+        clip.height(),
+        fetched.generation_seconds
+    ))
 }
 
 #[cfg(test)]
