@@ -112,7 +112,7 @@ pub const DEFAULT_SCHEDULER: &str = "default";
 /// The scheduler the settings choose (`None`: the model's default): `schedulerName` when set (it
 /// survives menu changes), else the menu index as projects saved before it hold it, in the described
 /// menu's frozen order (out of range: the model's default).
-pub fn chosen_scheduler(settings: &Settings) -> Result<Option<SchedulerKind>> {
+fn chosen_scheduler(settings: &Settings) -> Result<Option<SchedulerKind>> {
     match settings.scheduler_name.as_str() {
         "" => Ok(usize::try_from(settings.scheduler - 1)
             .ok()
