@@ -214,7 +214,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(FRAMES, "Frames", "Frames to generate (at most the model's maximum).", int(0, (0, t2v_engine::limits::MAX_FRAMES as i32), (1, 64))),
         def(SCHEDULER, "Scheduler", "Sampler; Model Default uses the model's scheduler config. Only the schedulers the model can run are offered where the host can change the menu; elsewhere another choice falls back to the model's default, said in Status.", choice(&SCHEDULERS, 0)),
         def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
-        def(OUTPUT_SIZE, "Generate At", "Resolution of the generated clip. Project Size larger than the model can generate generates the largest size it can and upscales.", choice(&["Project Size", "Model Native", "Custom"], 1)),
+        def(OUTPUT_SIZE, "Generate At", "Resolution of the generated clip. A project larger than 4096 pixels a side generates the largest size of its aspect the engine takes, upscaled.", choice(&["Project Size", "Model Native", "Custom"], 1)),
         def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, max_side), (64, 2048))),
         def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, max_side), (64, 2048))),
         def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame: Fill crops to cover it, Fit leaves transparent bars, Stretch distorts.", choice(&["Fit", "Fill", "Stretch"], 1)),
