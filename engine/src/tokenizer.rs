@@ -234,6 +234,28 @@ fn contained<T>(call: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     })
 }
 
+impl PromptTokenizer {
+    /// The tokens `text` needs, framing included, before it is cut to [`length`](Self::length): above
+    /// `length()` the text encoder sees only the start of the prompt (the plugin says so).
+    pub fn token_count(&self, text: &str) -> Result<usize, String> {
+        let enc = contained(|| self.tokenizer.encode(text, true).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot tokenize the prompt: {e}"))?;
+        // Truncation moves the rest of the text into `overflowing`; framing and padding are masked.
+        let text_tokens = |e: &tokenizers::Encoding| {
+            e.get_special_tokens_mask()
+                .iter()
+                .filter(|&&m| m == 0)
+                .count()
+        };
+        let framing = self.tokenizer.get_post_processor().map_or(0, |p| {
+            use tokenizers::PostProcessor;
+            p.added_tokens(false)
+        });
+        let overflow: usize = enc.get_overflowing().iter().map(text_tokens).sum();
+        Ok(text_tokens(&enc) + overflow + framing)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +299,43 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn token_count_counts_what_truncation_cuts() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": [], "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[PAD]": 0, "[UNK]": 1, "red": 2}, "unk_token": "[UNK]"}
+        });
+        std::fs::write(dir.path().join("tokenizer.json"), json.to_string()).unwrap();
+        let tok = PromptTokenizer::load(dir.path(), 4).unwrap();
+        assert_eq!(tok.length(), 4);
+        assert_eq!(tok.token_count("").unwrap(), 0);
+        assert_eq!(tok.token_count("red red").unwrap(), 2);
+        assert_eq!(tok.token_count("red red red red").unwrap(), 4);
+        assert_eq!(
+            tok.token_count("red red red red red red red red red red")
+                .unwrap(),
+            10
+        );
+    }
+
+    /// CLIP framing (bos/eos) counts, and words past the 77 positions still count.
+    #[test]
+    fn token_count_includes_clip_framing() {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/fixtures/tiny-modelscope/tokenizer"
+        );
+        let tok = PromptTokenizer::load(Path::new(fixture), 77).unwrap();
+        let words = |n: usize| vec!["ball"; n].join(" ");
+        let per_word = tok.token_count("ball").unwrap() - 2;
+        assert!(per_word >= 1);
+        assert_eq!(tok.token_count(&words(3)).unwrap(), 3 * per_word + 2);
+        assert_eq!(tok.token_count(&words(100)).unwrap(), 100 * per_word + 2);
+        assert!(100 * per_word + 2 > tok.length());
     }
 }

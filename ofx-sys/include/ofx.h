@@ -552,6 +552,9 @@ typedef struct OfxImageEffectSuiteV1 {
 #define kOfxPropVegasHostAppDataDirectory "OfxPropVegasHostAppDataDirectory"
 /* Natron: int host property, 1 on Natron. */
 #define kNatronOfxHostIsNatron "NatronOfxHostIsNatron"
+/* Natron: int host property, 1 where a plugin may change a choice's options on an instance (propReset, then
+   set kOfxParamPropChoiceOption); other hosts fix them after describe. */
+#define kNatronOfxParamHostPropSupportsDynamicChoices "NatronOfxParamHostPropSupportsDynamicChoices"
 
 #ifdef __cplusplus
 }

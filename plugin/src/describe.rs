@@ -5,7 +5,7 @@ use ofx_sys::*;
 
 use crate::location;
 use crate::ofx::{effect::Effect, param::ParamSet, props::PropSet, OfxStatus, Result};
-use crate::params::{definitions, Def, Kind};
+use crate::params::{definitions, group_of, Def, Kind};
 
 pub fn describe(effect: &Effect) -> Result<OfxStatus> {
     let props = effect.props()?;
@@ -81,15 +81,18 @@ pub fn describe_in_context(effect: &Effect, in_args: PropSet) -> Result<OfxStatu
     }
     let labels: Vec<String> = location::models().into_iter().map(|m| m.label).collect();
     let params = effect.params()?;
-    for def in definitions(&labels) {
-        define(&params, &def)?;
+    let defs = definitions(&labels);
+    for def in &defs {
+        define(&params, def, group_of(&defs, def.name).map(|g| g.name))?;
     }
     Ok(kOfxStatOK)
 }
 
-fn define(params: &ParamSet, def: &Def) -> Result<()> {
+/// Defines `def`, inside the group called `group` when given (defined before it).
+fn define(params: &ParamSet, def: &Def, group: Option<&str>) -> Result<()> {
     let kind = match def.kind {
         Kind::Page(_) => kOfxParamTypePage,
+        Kind::Group { .. } => kOfxParamTypeGroup,
         Kind::Text { .. } => kOfxParamTypeString,
         Kind::Int { .. } => kOfxParamTypeInteger,
         Kind::Double { .. } => kOfxParamTypeDouble,
@@ -103,7 +106,7 @@ fn define(params: &ParamSet, def: &Def) -> Result<()> {
     if !def.hint.is_empty() {
         optional.push(p.set_string(kOfxParamPropHint, 0, def.hint));
     }
-    if !matches!(def.kind, Kind::Page(_)) {
+    if !matches!(def.kind, Kind::Page(_) | Kind::Group { .. }) {
         optional.push(p.set_string(kOfxParamPropScriptName, 0, def.name));
         optional.push(p.set_int(
             kOfxParamPropEvaluateOnChange,
@@ -114,7 +117,10 @@ fn define(params: &ParamSet, def: &Def) -> Result<()> {
     if def.secret {
         optional.push(p.set_int(kOfxParamPropSecret, 0, 1));
     }
-    if !matches!(def.kind, Kind::Page(_) | Kind::Button) {
+    if let Some(group) = group {
+        optional.push(p.set_string(kOfxParamPropParent, 0, group));
+    }
+    if !matches!(def.kind, Kind::Page(_) | Kind::Group { .. } | Kind::Button) {
         // Nothing here makes sense animated (Resolve animates booleans unless told otherwise).
         optional.push(p.set_int(kOfxParamPropAnimates, 0, 0));
     }
@@ -124,6 +130,9 @@ fn define(params: &ParamSet, def: &Def) -> Result<()> {
             for (i, child) in children.iter().enumerate() {
                 p.set_string(kOfxParamPropPageChild, i as i32, child)?;
             }
+        }
+        Kind::Group { open, .. } => {
+            log_rejected(&[p.set_int(kOfxParamPropGroupOpen, 0, *open as i32)])
         }
         Kind::Text {
             multi_line,

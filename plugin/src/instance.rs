@@ -1,5 +1,7 @@
-//! Instance lifecycle and instance-changed: the buttons (Generate, New seed, Clear this clip, Clear all)
-//! and pushing the status line into the `status` parameter — the only place parameters are set.
+//! Instance lifecycle and instance-changed: the buttons (Generate, New Seed, Clear This Clip, Clear All),
+//! the controls following the model (`controls`) and pushing the status line into the `status`
+//! parameter — the only place parameters are set. Also the messages on the node: errors and warnings,
+//! and a note when a generation finishes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -8,6 +10,7 @@ use parking_lot::Mutex;
 use clip_cache::ClipCache;
 use ofx_sys::*;
 
+use crate::controls;
 use crate::generate;
 use crate::job;
 use crate::location;
@@ -17,8 +20,9 @@ use crate::ofx::{
 };
 use crate::params::names;
 use crate::project::Project;
+use crate::scheduler_menu;
 use crate::session;
-use crate::settings::{OutputSize, Settings};
+use crate::settings::Settings;
 
 /// Per-instance state, owned through `kOfxPropInstanceData`.
 #[derive(Default)]
@@ -30,6 +34,8 @@ struct InstanceData {
     /// The last message shown: repeating it on every frame would stack up dialogs on hosts without
     /// persistent messages.
     last_message: Mutex<Option<String>>,
+    /// A "generation finished" note shows (cleared at the next edit, replaced by the next problem).
+    showing_finished: AtomicBool,
 }
 
 pub fn create(effect: &Effect) -> Result<OfxStatus> {
@@ -42,12 +48,12 @@ pub fn create(effect: &Effect) -> Result<OfxStatus> {
     }
     model_pool::instance_created();
     // Cosmetic: a failure here must not fail creation (the host would never destroy the instance).
-    let greyed = effect.params().and_then(|params| {
+    let shaped = effect.params().and_then(|params| {
         let settings = Settings::read(&params, 0.0)?;
-        enable_dependents(&params, &settings)
+        controls::on_create(&params, &effect.suites.host(), &settings)
     });
-    if let Err(e) = greyed {
-        log::debug!("Text to Video: cannot grey out unused parameters: {e}");
+    if let Err(e) = shaped {
+        log::debug!("Text to Video: cannot shape the controls for the model: {e}");
     }
     Ok(kOfxStatOK)
 }
@@ -95,6 +101,7 @@ fn show(effect: &Effect, kind: message::Kind, text: &str) {
         repeated = d.showing_error.load(Ordering::Relaxed) && last.as_deref() == Some(&text);
         *last = Some(text.clone());
         d.showing_error.store(true, Ordering::Relaxed);
+        d.showing_finished.store(false, Ordering::Relaxed);
     });
     if !repeated {
         let shown = message::set_persistent(&effect.suites, effect.raw(), kind, &text);
@@ -103,6 +110,32 @@ fn show(effect: &Effect, kind: message::Kind, text: &str) {
             d.persistent.fetch_or(persistent, Ordering::Relaxed);
         });
     }
+}
+
+/// Says on the node that a generation finished — only as a persistent message: a plain one is a modal
+/// dialog on many hosts, and this is news, not a problem. Stays through later good renders.
+pub fn show_finished(effect: &Effect, text: &str) {
+    clear_error(effect); // the problem it showed is gone; hosts need not replace a persistent message
+    let text = format!("Text to Video: {text}");
+    if message::set_persistent_only(&effect.suites, effect.raw(), message::Kind::Message, &text) {
+        with_data(effect, |d| {
+            d.showing_error.store(false, Ordering::Relaxed);
+            *d.last_message.lock() = None;
+            d.persistent.store(true, Ordering::Relaxed);
+            d.showing_finished.store(true, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Clears a "generation finished" note (at an edit: the status line takes over).
+fn clear_finished(effect: &Effect) {
+    with_data(effect, |d| {
+        if d.showing_finished.swap(false, Ordering::Relaxed)
+            && d.persistent.swap(false, Ordering::Relaxed)
+        {
+            message::clear_persistent(&effect.suites, effect.raw());
+        }
+    });
 }
 
 /// Clears the persistent message after a good render.
@@ -127,9 +160,11 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         || name == names::GENERATION
         || name == names::MODEL_NAME
         || name == names::SCHEDULER_NAME
+        || name == names::PARAMS_VERSION
     {
         return Ok(kOfxStatOK); // our own writes
     }
+    clear_finished(effect);
     let time = in_args.get_double(kOfxPropTime, 0).unwrap_or(0.0);
     let params = effect.params()?;
     if name == names::NEW_SEED {
@@ -139,15 +174,18 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         remember_model_name(&params, time)?;
     }
     if name == names::SCHEDULER {
-        let index = params.param(names::SCHEDULER)?.int_at(time)?;
-        params
-            .param(names::SCHEDULER_NAME)?
-            .set_string(job::scheduler_id(index))?;
+        scheduler_menu::remember(&params, time)?;
     }
     let settings_and_job = Settings::read(&params, time).and_then(|settings| {
-        enable_dependents(&params, &settings)?;
+        controls::enable_dependents(&params, &settings)?;
         let project = Project::read(effect)?;
-        job::job(&settings, project.generation_size()).map(|job| (settings, job))
+        let job = job::job(&settings, project.pixels())?;
+        // Cosmetic: the render decides from the settings alone (see `request`).
+        let host = effect.suites.host();
+        if let Err(e) = controls::follow_model(&params, &host, &settings, &job.package.package) {
+            log::warn!("Text to Video: cannot show the model's values in the controls: {e}");
+        }
+        Ok((settings, job))
     });
     let (settings, job) = match settings_and_job {
         Ok(both) => both,
@@ -195,19 +233,8 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
             generate::peek(&job, &settings.cache_folder).map(|f| generate::describe(&f, &job, &[]))
         })
         .unwrap_or_else(generate::pending_status);
-    set_status(&params, &status)?;
+    set_status(&params, &generate::with_notes(status, &job))?;
     Ok(kOfxStatOK)
-}
-
-/// Width/height only matter for a custom size, the model menu only without a custom model folder.
-fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
-    let custom_size = settings.output_size == OutputSize::Custom;
-    params.param(names::WIDTH)?.set_enabled(custom_size);
-    params.param(names::HEIGHT)?.set_enabled(custom_size);
-    params
-        .param(names::MODEL)?
-        .set_enabled(settings.custom_model.as_os_str().is_empty());
-    Ok(())
 }
 
 fn set_status(params: &ParamSet, text: &str) -> Result<()> {

@@ -1,5 +1,5 @@
-//! From settings to a generation job: which model folder, the engine request (model defaults filled in,
-//! size rounded to what the model accepts) and the cache recipe that names the resulting clip.
+//! From settings to a generation job: which model folder, the engine request (see `request`) and the
+//! cache recipe that names the resulting clip.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use clip_cache::Recipe;
 use parking_lot::Mutex;
-use t2v_engine::{
-    model_identity, Defaults, EngineError, ModelPackage, Request, RuntimeOptions, SchedulerKind,
-};
+use t2v_engine::{model_identity, EngineError, ModelPackage, Request, RuntimeOptions};
 
 use crate::location;
 use crate::model_pool;
 use crate::ofx::{Error, Result};
 use crate::params::NO_MODEL;
-use crate::settings::{OutputSize, Settings};
+use crate::request;
+use crate::settings::Settings;
 
 /// A parsed model folder and its content identity, parsed once per process and content.
 pub struct Package {
@@ -54,6 +53,8 @@ pub struct Job {
     pub package: Arc<Package>,
     pub request: Request,
     pub recipe: Recipe,
+    /// How the request differs from the settings (values the model cannot take), for the status line.
+    pub notes: Vec<String>,
 }
 
 /// The model folder the settings point at: `customModel` when set, else the chosen discovered model.
@@ -116,96 +117,14 @@ pub fn package(dir: &Path) -> Result<Arc<Package>> {
 pub fn job(settings: &Settings, project_pixels: (f64, f64)) -> Result<Job> {
     let dir = model_dir(settings)?;
     let package = package(&dir)?;
-    let p = &package.package;
-    let request = request(
-        settings,
-        p.defaults(),
-        p.shapes().size_multiple,
-        project_pixels,
-    )?;
-    // The menu lists every scheduler; one this model cannot run fails here, naming the valid ones.
-    p.scheduler_config()
-        .check_kind(request.scheduler)
-        .map_err(Error::failed)?;
-    let recipe = package.recipe(&request);
+    let built = request::build(settings, &package.package, project_pixels)?;
+    let recipe = package.recipe(&built.request);
     Ok(Job {
         dir,
         package,
-        request,
+        request: built.request,
         recipe,
-    })
-}
-
-/// The id `schedulerName` holds for the menu's "Model default".
-pub const DEFAULT_SCHEDULER: &str = "default";
-
-/// The id stored for menu entry `index` (0 = the model's default, then `SchedulerKind::ALL` in its frozen
-/// order); empty for an index outside the menu.
-pub fn scheduler_id(index: i32) -> &'static str {
-    match usize::try_from(index) {
-        Ok(0) => DEFAULT_SCHEDULER,
-        Ok(i) => SchedulerKind::ALL.get(i - 1).map_or("", |k| k.name()),
-        Err(_) => "",
-    }
-}
-
-/// The scheduler the settings choose: `schedulerName` when set (it survives menu changes), else the menu
-/// index as projects saved before it hold it (out of range: the model's default).
-pub fn scheduler(settings: &Settings, default: SchedulerKind) -> Result<SchedulerKind> {
-    let by_index = || {
-        usize::try_from(settings.scheduler - 1)
-            .ok()
-            .and_then(|i| SchedulerKind::ALL.get(i).copied())
-            .unwrap_or(default)
-    };
-    match settings.scheduler_name.as_str() {
-        "" => Ok(by_index()),
-        DEFAULT_SCHEDULER => Ok(default),
-        name => SchedulerKind::from_name(name).ok_or_else(|| {
-            let ids: Vec<_> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
-            Error::failed(format!(
-                "the saved scheduler `{name}` is not one this plugin offers ({}); choose one in the \
-                 Scheduler menu",
-                ids.join(", ")
-            ))
-        }),
-    }
-}
-
-/// The engine request: zeros take the model's defaults; sizes are rounded to `multiple`.
-pub fn request(
-    settings: &Settings,
-    defaults: &Defaults,
-    multiple: u32,
-    project_pixels: (f64, f64),
-) -> Result<Request> {
-    let (width, height) = match settings.output_size {
-        OutputSize::Native => (defaults.width, defaults.height),
-        OutputSize::Custom => (settings.width, settings.height),
-        OutputSize::Project => (
-            project_pixels.0.round() as u32,
-            project_pixels.1.round() as u32,
-        ),
-    };
-    let round = |v: u32| {
-        let m = multiple.max(1);
-        ((v + m / 2) / m * m).max(m)
-    };
-    let or = |v: u32, default: u32| if v == 0 { default } else { v };
-    Ok(Request {
-        prompt: settings.prompt.clone(),
-        negative_prompt: settings.negative_prompt.clone(),
-        seed: settings.seed,
-        steps: or(settings.steps, defaults.steps),
-        guidance: if settings.guidance > 0.0 {
-            settings.guidance
-        } else {
-            defaults.guidance
-        },
-        scheduler: scheduler(settings, defaults.scheduler)?,
-        width: round(width),
-        height: round(height),
-        frames: or(settings.frames, defaults.frames),
+        notes: built.notes,
     })
 }
 
@@ -213,7 +132,7 @@ pub fn request(
 pub(crate) mod tests {
     use super::*;
     use crate::fit::FitMode;
-    use crate::params::SCHEDULERS;
+    use crate::settings::OutputSize;
     use crate::timing::{PastEnd, Timing};
 
     /// Settings for a native-size clip of "a red ball" (other modules' tests start from these too).
@@ -225,6 +144,8 @@ pub(crate) mod tests {
             model: 0,
             model_name: String::new(),
             custom_model: PathBuf::new(),
+            use_model_defaults: true,
+            params_version: 0,
             steps: 0,
             guidance: 0.0,
             scheduler: 0,
@@ -240,98 +161,6 @@ pub(crate) mod tests {
             auto_generate: false,
             cache_folder: PathBuf::new(),
         }
-    }
-
-    fn defaults() -> Defaults {
-        Defaults {
-            width: 64,
-            height: 48,
-            frames: 8,
-            max_frames: 16,
-            fps: 8.0,
-            steps: 20,
-            guidance: 7.5,
-            scheduler: SchedulerKind::Ddim,
-        }
-    }
-
-    #[test]
-    fn zeros_take_the_model_defaults() {
-        let r = request(&settings(), &defaults(), 16, (1920.0, 1080.0)).unwrap();
-        assert_eq!((r.width, r.height, r.frames, r.steps), (64, 48, 8, 20));
-        assert_eq!(
-            (r.guidance, r.scheduler, r.seed),
-            (7.5, SchedulerKind::Ddim, 7)
-        );
-        assert_eq!(r.prompt, "a red ball");
-    }
-
-    #[test]
-    fn explicit_values_win_and_sizes_round_to_the_model_multiple() {
-        let s = Settings {
-            steps: 3,
-            guidance: 1.0,
-            scheduler: 2,
-            frames: 5,
-            output_size: OutputSize::Custom,
-            ..settings()
-        };
-        let r = request(&s, &defaults(), 16, (0.0, 0.0)).unwrap();
-        assert_eq!((r.width, r.height), (96, 48));
-        assert_eq!((r.steps, r.guidance, r.frames), (3, 1.0, 5));
-        assert_eq!(r.scheduler, SchedulerKind::Euler);
-        let p = Settings {
-            output_size: OutputSize::Project,
-            ..settings()
-        };
-        let r = request(&p, &defaults(), 8, (1920.0, 1080.0)).unwrap();
-        assert_eq!((r.width, r.height), (1920, 1080));
-        let tiny = Settings {
-            output_size: OutputSize::Custom,
-            width: 1,
-            height: 0,
-            ..settings()
-        };
-        let r = request(&tiny, &defaults(), 8, (0.0, 0.0)).unwrap();
-        assert_eq!((r.width, r.height), (8, 8));
-    }
-
-    #[test]
-    fn scheduler_menu_matches_the_engine_kinds() {
-        assert_eq!(SCHEDULERS.len(), SchedulerKind::ALL.len() + 1);
-        let pick = |index: i32, name: &str| {
-            let s = Settings {
-                scheduler: index,
-                scheduler_name: name.into(),
-                ..settings()
-            };
-            scheduler(&s, SchedulerKind::Lcm).map_err(|e| e.message)
-        };
-        for (i, kind) in SchedulerKind::ALL.iter().enumerate() {
-            assert_eq!(SCHEDULERS[i + 1], kind.label());
-            assert_eq!(pick(i as i32 + 1, ""), Ok(*kind), "old projects: the index");
-            assert_eq!(scheduler_id(i as i32 + 1), kind.name());
-            assert_eq!(
-                pick(0, kind.name()),
-                Ok(*kind),
-                "the id wins over the index"
-            );
-        }
-        assert_eq!(pick(0, ""), Ok(SchedulerKind::Lcm));
-        assert_eq!(pick(99, ""), Ok(SchedulerKind::Lcm));
-        assert_eq!(pick(2, DEFAULT_SCHEDULER), Ok(SchedulerKind::Lcm));
-        assert_eq!(
-            (scheduler_id(0), scheduler_id(99), scheduler_id(-1)),
-            ("default", "", "")
-        );
-        assert_eq!(
-            pick(1, "pndm"),
-            Err(
-                "the saved scheduler `pndm` is not one this plugin offers (ddim, euler, euler_a, \
-                 dpmpp_2m, lcm, flow_euler, unipc); choose one in the Scheduler menu"
-                    .into()
-            )
-        );
     }
 
     fn fixture() -> String {

@@ -4,6 +4,7 @@
 //! `entry` holds the C entry points; `ofx` is the safe layer every action goes through; the other
 //! modules are the effect (describe, instance, render) and the pure pieces it is built from.
 
+mod controls;
 mod describe;
 mod entry;
 #[cfg(feature = "fault-injection")]
@@ -23,7 +24,9 @@ mod pixels;
 mod placeholder;
 mod project;
 mod render;
+mod request;
 mod resample;
+mod scheduler_menu;
 mod session;
 mod settings;
 mod timing;

@@ -37,12 +37,26 @@ pub mod names {
     /// The chosen scheduler's stable id (`ddim`, …, or `default`), so a saved project keeps its scheduler
     /// whatever the Scheduler menu's order.
     pub const SCHEDULER_NAME: &str = "schedulerName";
+    /// Steps, Guidance and Frames follow the model (greyed out, showing its values).
+    pub const USE_MODEL_DEFAULTS: &str = "useModelDefaults";
+    /// Hidden: the parameter layout the project was last edited with, 0 before `useModelDefaults` (when
+    /// 0 in Steps, Guidance or Frames meant the model's value; see `controls`).
+    pub const PARAMS_VERSION: &str = "paramsVersion";
+    pub const GROUP_SAMPLING: &str = "groupSampling";
+    pub const GROUP_OUTPUT: &str = "groupOutput";
+    pub const GROUP_CACHE: &str = "groupCache";
 }
+
+/// The `paramsVersion` this plugin writes (see `names::PARAMS_VERSION`).
+pub const LAYOUT_VERSION: i32 = 1;
+
+/// The Scheduler menu's first entry: the model's configured scheduler.
+pub const MODEL_DEFAULT: &str = "Model Default";
 
 /// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler, then
 /// `SchedulerKind::ALL` in its frozen order (projects saved before `schedulerName` hold only the index).
 pub const SCHEDULERS: [&str; 8] = [
-    "Model default",
+    MODEL_DEFAULT,
     "DDIM",
     "Euler",
     "Euler a",
@@ -56,6 +70,11 @@ pub const SCHEDULERS: [&str; 8] = [
 pub enum Kind {
     /// A page listing its children in order.
     Page(Vec<&'static str>),
+    /// A group (a folding section, where hosts show no pages) of its children; open or closed at first.
+    Group {
+        children: Vec<&'static str>,
+        open: bool,
+    },
     Text {
         multi_line: bool,
         directory: bool,
@@ -130,7 +149,8 @@ const DIRECTORY: Kind = Kind::Text {
 
 pub const NO_MODEL: &str = "(no model found)";
 
-/// Every parameter, pages last (their children must exist first). `model_labels` come from discovery.
+/// Every parameter: groups first (children name their group), pages last (their children must exist
+/// first). `model_labels` come from discovery.
 pub fn definitions(model_labels: &[String]) -> Vec<Def> {
     use names::*;
     let models: Vec<&str> = if model_labels.is_empty() {
@@ -138,57 +158,100 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
     } else {
         model_labels.iter().map(String::as_str).collect()
     };
+    let text_line = Kind::Text {
+        multi_line: false,
+        directory: false,
+        read_only: false,
+    };
+    let group = |name, label, children: &[&'static str], open| {
+        def(
+            name,
+            label,
+            "",
+            Kind::Group {
+                children: children.to_vec(),
+                open,
+            },
+        )
+    };
+    let sampling = [
+        USE_MODEL_DEFAULTS,
+        STEPS,
+        GUIDANCE,
+        FRAMES,
+        SCHEDULER,
+        DEVICE,
+    ];
+    let output = [OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END];
+    let cache = [CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL];
+    let max_side = t2v_engine::MAX_SIDE as i32;
     let defs = vec![
+        group(GROUP_SAMPLING, "Sampling", &sampling, true),
+        group(GROUP_OUTPUT, "Output", &output, true),
+        group(GROUP_CACHE, "Cache", &cache, false),
         Def {
             evaluate_on_change: false,
             ..def(PROMPT, "Prompt", "What the clip shows.", TEXT)
         },
         Def {
             evaluate_on_change: false,
-            ..def(NEGATIVE_PROMPT, "Negative prompt", "What the clip should avoid.", TEXT)
+            ..def(NEGATIVE_PROMPT, "Negative Prompt", "What the clip should avoid.", TEXT)
         },
         def(SEED, "Seed", "Seed of the initial noise: the same seed and settings give the same clip.", int(42, (0, i32::MAX), (0, 100_000))),
-        def(NEW_SEED, "New seed", "Pick a new random seed.", Kind::Button),
+        def(NEW_SEED, "New Seed", "Pick a new random seed.", Kind::Button),
         def(MODEL, "Model", "Models found in the bundle, the per-user models folder and T2V_MODEL_PATH.", choice(&models, 0)),
-        def(CUSTOM_MODEL, "Custom model folder", "A model package folder; overrides Model when set.", DIRECTORY),
+        def(CUSTOM_MODEL, "Custom Model Folder", "A model package folder; overrides Model when set.", DIRECTORY),
         def(GENERATE, "Generate", "Generate the clip for the current settings (interactive renders show a placeholder until then).", Kind::Button),
-        def(AUTO_GENERATE, "Auto generate", "Generate on interactive renders without pressing Generate.", Kind::Bool(false)),
+        def(AUTO_GENERATE, "Auto Generate", "Generate on interactive renders without pressing Generate.", Kind::Bool(false)),
         Def {
             evaluate_on_change: false,
             ..def(STATUS, "Status", "What was generated, how long it took, cache hit or miss, where the clip lives.", Kind::Text { multi_line: false, directory: false, read_only: true })
         },
-        def(STEPS, "Steps", "Denoising steps; 0 uses the model's default.", int(0, (0, 500), (0, 100))),
-        def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 0 uses the model's default, 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (0.0, 20.0) }),
-        def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Another choice fails with the valid ones named.", choice(&SCHEDULERS, 0)),
-        def(FRAMES, "Frames", "Frames to generate; 0 uses the model's default.", int(0, (0, 1024), (0, 64))),
+        def(USE_MODEL_DEFAULTS, "Use Model Defaults", "Steps, Guidance and Frames follow the model (shown greyed out); turn off to set them.", Kind::Bool(true)),
+        // The ranges start at 0 because projects saved before Use Model Defaults hold 0 for "the model's
+        // value" (hosts clamp saved values to the declared range); the sliders start at 1.
+        def(STEPS, "Steps", "Denoising steps.", int(0, (0, t2v_engine::limits::MAX_STEPS as i32), (1, 100))),
+        def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (1.0, 20.0) }),
+        def(FRAMES, "Frames", "Frames to generate (at most the model's maximum).", int(0, (0, t2v_engine::limits::MAX_FRAMES as i32), (1, 64))),
+        def(SCHEDULER, "Scheduler", "Sampler; Model Default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Only the schedulers the model can run are offered where the host can change the menu; elsewhere another choice falls back to the model's default, said in Status.", choice(&SCHEDULERS, 0)),
         def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
-        def(OUTPUT_SIZE, "Generate at", "Resolution of the generated clip.", choice(&["Project size", "Model native", "Custom"], 1)),
-        def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, 8192), (64, 2048))),
-        def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, 8192), (64, 2048))),
-        def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame.", choice(&["Fit", "Fill", "Stretch"], 0)),
-        def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model fps at native speed", "Stretch over the clip", "One generated frame per timeline frame"], 0)),
-        def(PAST_END, "Past the end", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-pong"], 0)),
-        def(CACHE_FOLDER, "Cache folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
-        def(CLEAR_CLIP, "Clear this clip", "Remove the clip for the current settings from the cache.", Kind::Button),
-        def(CLEAR_ALL, "Clear all", "Remove every cached clip in the cache folder.", Kind::Button),
+        def(OUTPUT_SIZE, "Generate At", "Resolution of the generated clip. A project larger than 4096 pixels a side generates the largest size of its aspect the engine takes, upscaled.", choice(&["Project Size", "Model Native", "Custom"], 1)),
+        def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, max_side), (64, 2048))),
+        def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, max_side), (64, 2048))),
+        def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame: Fill crops to cover it, Fit leaves transparent bars, Stretch distorts.", choice(&["Fit", "Fill", "Stretch"], 1)),
+        def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model FPS at Native Speed", "Stretch over the Clip", "One Generated Frame per Timeline Frame"], 0)),
+        def(PAST_END, "Past the End", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-Pong"], 0)),
+        def(CACHE_FOLDER, "Cache Folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
+        def(CLEAR_CLIP, "Clear This Clip", "Remove the clip for the current settings from the cache.", Kind::Button),
+        def(CLEAR_ALL, "Clear All", "Remove every cached clip in the cache folder.", Kind::Button),
         Def {
             secret: true,
             ..def(GENERATION, "Generation", "Bumped by Generate.", int(0, (0, i32::MAX), (0, 1000)))
         },
         Def {
             secret: true,
-            ..def(MODEL_NAME, "Model name", "The chosen model's name (survives changes to the Model menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
+            ..def(MODEL_NAME, "Model Name", "The chosen model's name (survives changes to the Model menu).", text_line.clone())
         },
         Def {
             secret: true,
-            ..def(SCHEDULER_NAME, "Scheduler name", "The chosen scheduler's id (survives changes to the Scheduler menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
+            ..def(SCHEDULER_NAME, "Scheduler Name", "The chosen scheduler's id (survives changes to the Scheduler menu).", text_line)
+        },
+        Def {
+            secret: true,
+            ..def(PARAMS_VERSION, "Parameters Version", "The parameter layout the project was last edited with.", int(0, (0, 1000), (0, 1000)))
         },
         def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
-        def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),
-        def("pageOutput", "Output", "", Kind::Page(vec![OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END])),
-        def("pageCache", "Cache", "", Kind::Page(vec![CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL])),
+        def("pageSampling", "Sampling", "", Kind::Page([&[GROUP_SAMPLING][..], &sampling[..]].concat())),
+        def("pageOutput", "Output", "", Kind::Page([&[GROUP_OUTPUT][..], &output[..]].concat())),
+        def("pageCache", "Cache", "", Kind::Page([&[GROUP_CACHE][..], &cache[..]].concat())),
     ];
     defs
+}
+
+/// The group that lists parameter `name`, if any.
+pub fn group_of<'d>(defs: &'d [Def], name: &str) -> Option<&'d Def> {
+    defs.iter()
+        .find(|d| matches!(&d.kind, Kind::Group { children, .. } if children.contains(&name)))
 }
 
 /// Parameter `name` as declared (the model menu's options aside).
@@ -293,7 +356,7 @@ mod tests {
     fn values_are_clamped_to_the_declared_ranges() {
         use names::*;
         assert_eq!(clamp_int(STEPS, -3), 0);
-        assert_eq!(clamp_int(STEPS, 100_000), 500);
+        assert_eq!(clamp_int(STEPS, 100_000), 1000);
         assert_eq!(clamp_int(WIDTH, 0), 8);
         assert_eq!(clamp_int(FRAMES, i32::MAX), 1024);
         assert_eq!(clamp_int(SEED, i32::MIN), 0);
@@ -303,7 +366,7 @@ mod tests {
         assert_eq!(clamp_double(GUIDANCE, f64::NEG_INFINITY), 0.0);
         assert_eq!(clamp_double(GUIDANCE, f64::NAN), 0.0);
         assert_eq!(clamp_double(GUIDANCE, 7.5), 7.5);
-        assert_eq!(label(CACHE_FOLDER), "Cache folder");
+        assert_eq!(label(CACHE_FOLDER), "Cache Folder");
     }
 
     #[test]
@@ -335,5 +398,62 @@ mod tests {
             .find(|d| d.name == "scheduler")
             .unwrap();
         assert_eq!(scheduler.kind, choice(&SCHEDULERS, 0));
+    }
+
+    #[test]
+    fn ranges_are_what_the_engine_accepts() {
+        use names::*;
+        use t2v_engine::limits::{MAX_FRAMES, MAX_STEPS};
+        assert_eq!(clamp_int(WIDTH, i32::MAX), 4096);
+        assert_eq!(clamp_int(HEIGHT, i32::MAX), t2v_engine::MAX_SIDE as i32);
+        assert_eq!(clamp_int(STEPS, i32::MAX), MAX_STEPS as i32);
+        assert_eq!(clamp_int(FRAMES, i32::MAX), MAX_FRAMES as i32);
+    }
+
+    /// Hosts' own labels are in Title Case: every word capitalised but short joining words.
+    #[test]
+    fn labels_and_options_are_in_title_case() {
+        let small = ["a", "at", "by", "of", "on", "over", "per", "the", "to"];
+        let check = |text: &str| {
+            for (i, word) in text.split([' ', '-']).enumerate() {
+                let first = word.chars().next().unwrap_or('A');
+                let ok = first.is_uppercase()
+                    || !first.is_alphabetic()
+                    || (i > 0 && small.contains(&word))
+                    || word == "a"; // "Euler a" is the sampler's name
+                assert!(ok, "{text:?}: {word:?}");
+            }
+        };
+        for d in definitions(&[]) {
+            check(d.label);
+            // The Model menu lists folder names.
+            if let (Kind::Choice { options, .. }, false) = (&d.kind, d.name == names::MODEL) {
+                options.iter().for_each(|o| check(o));
+            }
+        }
+    }
+
+    #[test]
+    fn groups_hold_the_sampling_output_and_cache_parameters() {
+        let defs = definitions(&[]);
+        let group = |name| group_of(&defs, name).map(|g| g.name);
+        assert_eq!(group(names::STEPS), Some(names::GROUP_SAMPLING));
+        assert_eq!(
+            group(names::USE_MODEL_DEFAULTS),
+            Some(names::GROUP_SAMPLING)
+        );
+        assert_eq!(group(names::FIT_MODE), Some(names::GROUP_OUTPUT));
+        assert_eq!(group(names::CLEAR_ALL), Some(names::GROUP_CACHE));
+        assert_eq!(group(names::PROMPT), None);
+        let position = |name| defs.iter().position(|d| d.name == name).unwrap();
+        for d in &defs {
+            if let Some(g) = group_of(&defs, d.name) {
+                assert!(
+                    position(g.name) < position(d.name),
+                    "{} before its group",
+                    d.name
+                );
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@
 use ofx_sys::*;
 
 use crate::ofx::{effect::Effect, Error, Result};
-use crate::params::{clamp_int, names};
 
 /// Largest project side, in pixels, that the plugin renders (beyond any editor's frame sizes; keeps
 /// every canvas coordinate and size product far from overflowing).
@@ -73,15 +72,6 @@ impl Project {
     pub fn pixels(&self) -> (f64, f64) {
         (self.extent.0 / self.pixel_aspect, self.extent.1)
     }
-
-    /// The size to generate at for "Generate at: Project size": the project's pixels, scaled down
-    /// (keeping the aspect) to fit the Width/Height parameters' declared range.
-    pub fn generation_size(&self) -> (f64, f64) {
-        let (w, h) = self.pixels();
-        let max = |name| f64::from(clamp_int(name, i32::MAX));
-        let fit = (max(names::WIDTH) / w).min(max(names::HEIGHT) / h).min(1.0);
-        (w * fit, h * fit)
-    }
 }
 
 #[cfg(test)]
@@ -96,7 +86,6 @@ mod tests {
     fn usable_projects_pass_and_defaults_fill_in() {
         let p = Project::new((1920.0, 1080.0), 0.0, f64::NAN).unwrap();
         assert_eq!((p.pixel_aspect, p.fps), (1.0, 24.0));
-        assert_eq!(p.generation_size(), (1920.0, 1080.0));
         let empty = Project::new((0.0, 0.0), 1.0, 25.0).unwrap();
         assert_eq!((empty.pixels(), empty.fps), ((0.0, 0.0), 25.0));
         for fps in [-1.0, 1e300, f64::INFINITY] {
@@ -129,11 +118,5 @@ mod tests {
         ] {
             assert!(Project::new(extent, 1.0, 24.0).is_err(), "{extent:?}");
         }
-    }
-
-    #[test]
-    fn generation_at_project_size_stays_in_the_declared_range() {
-        let p = Project::new((16384.0, 4096.0), 1.0, 24.0).unwrap();
-        assert_eq!(p.generation_size(), (8192.0, 2048.0));
     }
 }

@@ -48,8 +48,8 @@ pub fn clip_preferences(_effect: &Effect, out: PropSet) -> Result<OfxStatus> {
 /// usable model or project the host keeps its default (the render reports the problem).
 pub fn time_domain(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
     let settings = Settings::read(&effect.params()?, 0.0)?;
-    let Ok((project, job)) = Project::read(effect)
-        .and_then(|p| job::job(&settings, p.generation_size()).map(|job| (p, job)))
+    let Ok((project, job)) =
+        Project::read(effect).and_then(|p| job::job(&settings, p.pixels()).map(|job| (p, job)))
     else {
         return Ok(kOfxStatReplyDefault);
     };
@@ -102,7 +102,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
         != 0;
     let settings = Settings::read(&effect.params()?, time)?;
     let project = Project::read(effect)?;
-    let job = job::job(&settings, project.generation_size())?;
+    let job = job::job(&settings, project.pixels())?;
 
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);

@@ -28,11 +28,15 @@ pub struct Settings {
     pub model_name: String,
     /// Empty: not set.
     pub custom_model: PathBuf,
-    /// 0 = the model's default.
+    /// The Use Model Defaults toggle as set (see [`Settings::follows_model`]).
+    pub use_model_defaults: bool,
+    /// `paramsVersion`: 0 in projects saved before Use Model Defaults.
+    pub params_version: i32,
+    /// 0 = the model's default (what projects before Use Model Defaults hold for it).
     pub steps: u32,
     /// 0 = the model's default.
     pub guidance: f32,
-    /// Index into `params::SCHEDULERS` (0 = the model's default).
+    /// Index into the Scheduler menu as described, `params::SCHEDULERS` (0 = the model's default).
     pub scheduler: i32,
     /// The chosen scheduler's id (empty in projects saved before it existed); wins over `scheduler` when set.
     pub scheduler_name: String,
@@ -73,6 +77,8 @@ impl Settings {
             model: int(MODEL)?,
             model_name: params.param(MODEL_NAME)?.string_at(time)?,
             custom_model: folder(CUSTOM_MODEL)?,
+            use_model_defaults: int(USE_MODEL_DEFAULTS)? != 0,
+            params_version: int(PARAMS_VERSION)?,
             steps: non_negative(int(STEPS)?),
             guidance: clamp_double(GUIDANCE, params.param(GUIDANCE)?.double_at(time)?) as f32,
             scheduler: int(SCHEDULER)?,
@@ -92,5 +98,13 @@ impl Settings {
             auto_generate: int(AUTO_GENERATE)? != 0,
             cache_folder: folder(CACHE_FOLDER)?,
         })
+    }
+}
+
+impl Settings {
+    /// Whether Steps, Guidance and Frames take the model's values whatever they hold. Projects saved
+    /// before the toggle (version 0) load with it on, so there each value decides alone (0 = the model's).
+    pub fn follows_model(&self) -> bool {
+        self.use_model_defaults && self.params_version >= crate::params::LAYOUT_VERSION
     }
 }

@@ -57,7 +57,8 @@ pub struct HostConfig {
     /// Output clip pixel format of new instances.
     pub depth: Depth,
     pub components: Components,
-    /// Sets `kNatronOfxHostIsNatron`.
+    /// Sets `kNatronOfxHostIsNatron` and, as Natron does, `kNatronOfxParamHostPropSupportsDynamicChoices`
+    /// (the plugin may change a choice's options on an instance).
     pub natron: bool,
     /// More host properties, e.g. a plugin's test-only switches (set before Load; change them later
     /// with [`crate::Session::set_host_property`]).
@@ -208,6 +209,10 @@ impl HostConfig {
         ]);
         if self.natron {
             set.set(kNatronOfxHostIsNatron, Value::Int(vec![1]));
+            set.set(
+                kNatronOfxParamHostPropSupportsDynamicChoices,
+                Value::Int(vec![1]),
+            );
         }
         for (name, value) in &self.extra_properties {
             set.set(name, value.clone());

@@ -428,12 +428,17 @@ unsafe extern "C" fn get_n<T: PropType>(
     })
 }
 
+/// Resets a property to no elements (this host keeps no other defaults; for a choice's options, which
+/// a plugin resets before listing new ones on a host with dynamic choices, none is the default).
 unsafe extern "C" fn reset(h: OfxPropertySetHandle, name: *const c_char) -> OfxStatus {
     with_set(h, name, |set, name| {
-        if set.contains(name) {
-            kOfxStatOK
-        } else {
-            kOfxStatErrUnknown
+        let mut values = set.lock();
+        match values.get_mut(name.to_string_lossy().as_ref()) {
+            Some(value) => {
+                *value = empty_like(value);
+                kOfxStatOK
+            }
+            None => kOfxStatErrUnknown,
         }
     })
 }

@@ -225,6 +225,63 @@ fn parameters_follow_the_contract() {
 }
 
 #[test]
+fn ranges_are_the_engines_and_controls_sit_in_folding_groups() {
+    let session = common::load(HostConfig::default());
+    let instance = session.create_instance(Context::Generator).unwrap();
+    let props = |name: &str| instance.param_props(name).unwrap();
+    for (name, max) in [
+        ("width", 4096),
+        ("height", 4096),
+        ("steps", 1000),
+        ("frames", 1024),
+    ] {
+        assert_eq!(props(name).int(kOfxParamPropMax, 0), Some(max), "{name}");
+    }
+    let toggle = props("useModelDefaults");
+    assert_eq!(
+        toggle.string(kOfxParamPropType, 0).as_deref(),
+        Some("OfxParamTypeBoolean")
+    );
+    assert_eq!(toggle.int(kOfxParamPropDefault, 0), Some(1));
+    assert_eq!(
+        props("fitMode").int(kOfxParamPropDefault, 0),
+        Some(1),
+        "Fill: no transparent bars on new instances"
+    );
+    for (child, group, label) in [
+        ("steps", "groupSampling", "Sampling"),
+        ("scheduler", "groupSampling", "Sampling"),
+        ("fitMode", "groupOutput", "Output"),
+        ("clearAll", "groupCache", "Cache"),
+    ] {
+        assert_eq!(
+            props(child).string(kOfxParamPropParent, 0).as_deref(),
+            Some(group),
+            "{child}"
+        );
+        let g = props(group);
+        assert_eq!(
+            g.string(kOfxParamPropType, 0).as_deref(),
+            Some("OfxParamTypeGroup")
+        );
+        assert_eq!(g.string(kOfxPropLabel, 0).as_deref(), Some(label));
+    }
+    assert_eq!(
+        props("prompt").string(kOfxParamPropParent, 0).as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        props("negativePrompt").string(kOfxPropLabel, 0).as_deref(),
+        Some("Negative Prompt")
+    );
+    assert_eq!(
+        props("outputSize").strings(kOfxParamPropChoiceOption),
+        ["Project Size", "Model Native", "Custom"]
+    );
+    instance.destroy().unwrap();
+}
+
+#[test]
 fn describe_loads_neither_onnx_runtime_nor_a_model() {
     let session = common::load(HostConfig::default());
     session.describe_in_context(Context::Generator).unwrap();

@@ -77,6 +77,7 @@ fn stops_within_one_step_and_the_next_render_regenerates(host: HostConfig, seed:
         let session = common::load(host);
         let instance = common::instance(&session, Context::Generator, cache.path());
         instance.set_param("seed", seed).unwrap();
+        instance.set_param("useModelDefaults", false).unwrap();
         instance.set_param("steps", STEPS).unwrap();
         session.clear_log();
         common::failed_render(instance.render(&Render::frame(0.0)));
@@ -104,6 +105,7 @@ fn stops_within_one_step_and_the_next_render_regenerates(host: HostConfig, seed:
     let session = common::load(HostConfig::default());
     let instance = common::instance(&session, Context::Generator, cache.path());
     instance.set_param("seed", seed).unwrap();
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("steps", STEPS).unwrap();
     session.clear_log();
     common::assert_picture(&instance.render(&Render::frame(0.0)).unwrap());

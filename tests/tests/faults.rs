@@ -256,63 +256,44 @@ fn an_unusable_cache_folder_still_gives_frames_with_a_warning_and_writes_nothing
 /// The status of the fixture's clip at its defaults (and seed 42).
 const STANDARD: &str = "3 frames 32×24, 4 steps, seed 42";
 
-/// What a render with odd parameters must give.
-enum Outcome {
-    /// A clip whose status line starts with this ("3 frames 32×24, 4 steps, seed 42").
-    Clip(&'static str),
-    /// A failed render with this error on the node.
-    Error(String),
-}
-
 /// Renders frame 0 with `params` set on a fresh instance (the fixture: 32×24, 3 frames, 4 steps by
-/// default) and checks the outcome; returns the frame of a clip.
+/// default): a clip whose status line starts with `status` ("3 frames 32×24, 4 steps, seed 42"), whose
+/// frame it returns.
 fn render_with(
     session: &Session,
     cache: &Path,
     params: &[(&str, ParamValue)],
-    outcome: &Outcome,
-) -> Option<Image> {
+    status: &str,
+) -> Image {
     let instance = common::instance(session, Context::Generator, cache);
     instance.set_param("seed", 42).unwrap();
+    instance.set_param("useModelDefaults", false).unwrap();
     for (name, value) in params {
         instance.set_param(name, value.clone()).unwrap();
     }
     session.clear_log();
-    let result = instance.render(&Render::frame(0.0));
-    match outcome {
-        Outcome::Clip(status) => {
-            let image = result.unwrap_or_else(|e| panic!("{params:?}: {e}"));
-            common::assert_picture(&image);
-            // the status line follows the next parameter event
-            instance.press("fitMode").unwrap();
-            let Some(ParamValue::Text(line)) = instance.param("status") else {
-                panic!("no status")
-            };
-            assert!(
-                line.starts_with(&format!("{status}: ")),
-                "{params:?}: {line}"
-            );
-            Some(image)
-        }
-        Outcome::Error(text) => {
-            common::failed_render(result);
-            assert_eq!(
-                &only_message(session, "OfxMessageError").text,
-                text,
-                "{params:?}"
-            );
-            None
-        }
-    }
+    let image = instance
+        .render(&Render::frame(0.0))
+        .unwrap_or_else(|e| panic!("{params:?}: {e}"));
+    common::assert_picture(&image);
+    // the status line follows the next parameter event
+    instance.press("fitMode").unwrap();
+    let Some(ParamValue::Text(line)) = instance.param("status") else {
+        panic!("no status")
+    };
+    assert!(
+        line.starts_with(&format!("{status}: ")),
+        "{params:?}: {line}"
+    );
+    image
 }
 
 #[test]
-fn odd_parameters_give_a_valid_clip_or_a_clear_error() {
-    use Outcome::{Clip, Error};
+fn odd_parameters_give_a_valid_clip() {
     let cache = tempfile::tempdir().unwrap();
     let session = common::load(HostConfig::default());
-    let render = |params: &[(&str, ParamValue)], outcome: Outcome| {
-        render_with(&session, cache.path(), params, &outcome)
+    let render = |params: &[(&str, ParamValue)], status: &str| {
+        render_with(&session, cache.path(), params, status)
     };
 
     // prompts: tokenised and truncated, never rejected
@@ -324,52 +305,39 @@ fn odd_parameters_give_a_valid_clip_or_a_clear_error() {
         "\u{1}\u{7}\t\r\n\u{1b}[31m red \u{7f}\u{85}\u{2028} ball\u{0c}",
         "كرة حمراء 红色的球 🎈🦊👩‍👩‍👧 e\u{301}a\u{308} \u{200f}ball",
     ] {
-        render(&[("prompt", prompt.into())], Clip(STANDARD));
-        render(&[("negativePrompt", prompt.into())], Clip(STANDARD));
+        render(&[("prompt", prompt.into())], STANDARD);
+        render(&[("negativePrompt", prompt.into())], STANDARD);
     }
 
     // seeds: both ends of the range give different clips; below it is clamped to 0
-    let zero = render(
-        &[("seed", 0.into())],
-        Clip("3 frames 32×24, 4 steps, seed 0"),
-    );
+    let zero = render(&[("seed", 0.into())], "3 frames 32×24, 4 steps, seed 0");
     let top = render(
         &[("seed", i32::MAX.into())],
-        Clip("3 frames 32×24, 4 steps, seed 2147483647"),
+        "3 frames 32×24, 4 steps, seed 2147483647",
     );
     assert_ne!(zero, top);
-    let below = render(
-        &[("seed", (-1).into())],
-        Clip("3 frames 32×24, 4 steps, seed 0"),
-    );
+    let below = render(&[("seed", (-1).into())], "3 frames 32×24, 4 steps, seed 0");
     assert_eq!(below, zero);
 
     // steps: 0 and negative (clamped to the declared 0) take the model's 4; more than the declared
-    // 500 are 500 (tests/tests/hostile_host.rs)
-    render(&[("steps", 0.into())], Clip(STANDARD));
-    render(&[("steps", (-3).into())], Clip(STANDARD));
-    render(
-        &[("steps", 1.into())],
-        Clip("3 frames 32×24, 1 steps, seed 42"),
-    );
+    // 1000 are 1000 (tests/tests/hostile_host.rs)
+    render(&[("steps", 0.into())], STANDARD);
+    render(&[("steps", (-3).into())], STANDARD);
+    render(&[("steps", 1.into())], "3 frames 32×24, 1 steps, seed 42");
 
     // frames: the fixture allows 1 to 8
-    render(
-        &[("frames", 1.into())],
-        Clip("1 frames 32×24, 4 steps, seed 42"),
-    );
-    render(
-        &[("frames", 8.into())],
-        Clip("8 frames 32×24, 4 steps, seed 42"),
-    );
+    render(&[("frames", 1.into())], "1 frames 32×24, 4 steps, seed 42");
+    render(&[("frames", 8.into())], "8 frames 32×24, 4 steps, seed 42");
+    // more are cut to the model's 8 (said in the status line: tests/tests/controls.rs)
     for frames in [9, 1024] {
-        let text = format!(
-            "Text to Video: invalid request: frames must be between 1 and 8 (got {frames})"
+        render(
+            &[("frames", frames.into())],
+            "8 frames 32×24, 4 steps, seed 42",
         );
-        render(&[("frames", frames.into())], Error(text));
     }
 
-    // sizes: clamped to the declared 8 to 8192, rounded to the model's multiple of 4, at most 4096
+    // sizes: clamped to the declared 8 to 4096 (the engine's largest side; src/request.rs tests what
+    // is too costly to generate here), rounded to the model's multiple of 4
     let custom = |w: i32, h: i32| {
         [
             ("outputSize", 2.into()),
@@ -377,18 +345,12 @@ fn odd_parameters_give_a_valid_clip_or_a_clear_error() {
             ("height", h.into()),
         ]
     };
-    render(&custom(7, 5), Clip("3 frames 8×8, 4 steps, seed 42"));
-    render(&custom(0, -8), Clip("3 frames 8×8, 4 steps, seed 42"));
-    render(&custom(13, 18), Clip("3 frames 12×20, 4 steps, seed 42"));
-    for width in [4100, 8192] {
-        let text = format!(
-            "Text to Video: invalid request: width must be a multiple of 4 between 4 and 4096 (got {width})"
-        );
-        render(&custom(width, 8), Error(text));
-    }
+    render(&custom(7, 5), "3 frames 8×8, 4 steps, seed 42");
+    render(&custom(0, -8), "3 frames 8×8, 4 steps, seed 42");
+    render(&custom(13, 18), "3 frames 12×20, 4 steps, seed 42");
 
     // guidance: past the declared 50 it is 50, NaN takes the model's default
     for guidance in [1e30, f64::MAX, f64::INFINITY, f64::NAN] {
-        render(&[("guidance", guidance.into())], Clip(STANDARD));
+        render(&[("guidance", guidance.into())], STANDARD);
     }
 }

@@ -212,6 +212,7 @@ fn hostile_packages_fail_the_render_with_a_message_and_cache_nothing() {
     instance
         .set_param("customModel", long.to_string_lossy().as_ref())
         .unwrap();
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("frames", 1024).unwrap();
     instance.set_param("outputSize", 2).unwrap();
     instance.set_param("width", 4096).unwrap();

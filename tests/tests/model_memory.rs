@@ -37,6 +37,7 @@ fn models_leave_memory_over_budget_and_with_the_last_instance() {
         .unwrap();
     let session = common::load(HostConfig::default());
     let instance = common::instance(&session, Context::Generator, cache.path());
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("steps", 1).unwrap();
     instance.set_param("frames", 1).unwrap();
 
@@ -65,6 +66,7 @@ fn models_leave_memory_over_budget_and_with_the_last_instance() {
     );
 
     let instance = common::instance(&session, Context::Generator, cache.path());
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("steps", 1).unwrap();
     instance.set_param("frames", 1).unwrap();
     let reopened = render(&instance, &fixture, 4);

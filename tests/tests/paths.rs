@@ -69,7 +69,7 @@ fn variables_in_the_cache_folder_expand() {
         .unwrap();
     assert_eq!(
         refused(&session, &instance),
-        "Text to Video: Cache folder: the variable $T2V_PATHS_TEST_SURELY_UNSET is not set"
+        "Text to Video: Cache Folder: the variable $T2V_PATHS_TEST_SURELY_UNSET is not set"
     );
 }
 
@@ -109,7 +109,7 @@ fn relative_folders_are_refused_and_nothing_is_created() {
         .unwrap();
     assert_eq!(
         refused(&session, &instance),
-        "Text to Video: Cache folder must be an absolute folder (or start with ~ or $VARIABLE), \
+        "Text to Video: Cache Folder must be an absolute folder (or start with ~ or $VARIABLE), \
          not \"t2v-relative-cache/clips\""
     );
     assert!(!Path::new("t2v-relative-cache").exists());
@@ -120,7 +120,7 @@ fn relative_folders_are_refused_and_nothing_is_created() {
     instance.set_param("customModel", "models/tiny").unwrap();
     assert_eq!(
         refused(&session, &instance),
-        "Text to Video: Custom model folder must be an absolute folder (or start with ~ or \
+        "Text to Video: Custom Model Folder must be an absolute folder (or start with ~ or \
          $VARIABLE), not \"models/tiny\""
     );
     // the status line says it too, at the next edit
@@ -128,7 +128,7 @@ fn relative_folders_are_refused_and_nothing_is_created() {
     assert_eq!(
         instance.param("status"),
         Some(ParamValue::Text(
-            "Error: Custom model folder must be an absolute folder (or start with ~ or \
+            "Error: Custom Model Folder must be an absolute folder (or start with ~ or \
              $VARIABLE), not \"models/tiny\""
                 .into()
         ))
@@ -167,7 +167,7 @@ fn a_prompt_that_is_not_utf8_is_refused() {
     assert_eq!(
         instance.param("status"),
         Some(ParamValue::Text(
-            "Error: Negative prompt is not valid UTF-8 text; retype it".into()
+            "Error: Negative Prompt is not valid UTF-8 text; retype it".into()
         ))
     );
     assert_eq!(clips_in(cache.path()), 0);

@@ -34,6 +34,10 @@ fn renders_frames_and_a_contact_sheet() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&result.stderr)
     );
+    assert!(
+        stdout.contains("plugin    [Message] Text to Video: 2 frames 32×24 generated in "),
+        "a clip of the 2 frames asked for: {stdout}"
+    );
     for frame in ["frame_0000.png", "frame_0001.png"] {
         assert_eq!(png_size(&out.path().join(frame)), (32, 24), "{frame}");
         assert!(stdout.contains(frame), "{stdout}");

@@ -20,6 +20,7 @@ fn session(config: HostConfig) -> Session {
 fn instance<'s>(session: &'s Session, cache: &Path, seed: i32) -> Instance<'s> {
     let instance = common::instance(session, Context::Generator, cache);
     instance.set_param("seed", seed).unwrap();
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("steps", 1).unwrap();
     instance
 }

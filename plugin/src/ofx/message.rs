@@ -15,6 +15,8 @@ use super::{c_string, suites::Suites};
 pub enum Kind {
     Error,
     Warning,
+    /// News, not a problem (a generation finished).
+    Message,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
         match self {
             Kind::Error => kOfxMessageError,
             Kind::Warning => kOfxMessageWarning,
+            Kind::Message => kOfxMessageMessage,
         }
     }
 }
@@ -67,8 +70,7 @@ pub enum Shown {
 /// message.
 pub fn set_persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> Shown {
     let text = c_string(text);
-    let persistent = suites.message_v2.and_then(|s| s.setPersistentMessage);
-    if persistent.is_some_and(|f| send(f, instance, kind, &text)) {
+    if persistent(suites, instance, kind, &text) {
         return Shown::Persistent;
     }
     if send_plain(suites, instance, kind, &text) {
@@ -76,6 +78,17 @@ pub fn set_persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: 
     } else {
         Shown::Dropped
     }
+}
+
+/// Shows `text` as a persistent message where the host has them, else not at all (for news that must
+/// never become a modal dialog); true if shown.
+pub fn set_persistent_only(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> bool {
+    persistent(suites, instance, kind, &c_string(text))
+}
+
+fn persistent(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
+    let set = suites.message_v2.and_then(|s| s.setPersistentMessage);
+    set.is_some_and(|f| send(f, instance, kind, text))
 }
 
 /// Removes a persistent message; only call it after [`set_persistent`] answered

@@ -75,6 +75,30 @@ impl Param {
         }
     }
 
+    /// A choice's options as the instance shows them.
+    pub fn options(&self) -> Vec<String> {
+        self.props.get_strings(kOfxParamPropChoiceOption)
+    }
+
+    /// Replaces a choice's options; only on hosts that allow it (see `scheduler_menu`).
+    pub fn set_options(&self, options: &[&str]) -> Result<()> {
+        self.props.reset(kOfxParamPropChoiceOption)?;
+        options.iter().enumerate().try_for_each(|(i, o)| {
+            self.props
+                .set_string(kOfxParamPropChoiceOption, i as i32, o)
+        })
+    }
+
+    /// Narrows an int parameter's range (and slider) to at most `max` on this instance; hosts that
+    /// cannot are ignored (the value is still clamped where it is used).
+    pub fn set_int_max(&self, max: i32) {
+        for prop in [kOfxParamPropMax, kOfxParamPropDisplayMax] {
+            if let Err(e) = self.props.set_int(prop, 0, max) {
+                log::debug!("Text to Video: cannot change a parameter's range: {e}");
+            }
+        }
+    }
+
     pub fn int_at(&self, time: f64) -> Result<i32> {
         let f = member!(self.suite, paramGetValueAtTime)?;
         let mut v: c_int = 0;
@@ -123,6 +147,15 @@ impl Param {
         // SAFETY: int-valued parameters take one int by value.
         check(unsafe { f(self.handle, value as c_int) }, || {
             "paramSetValue(int)".into()
+        })
+    }
+
+    /// Sets a double value. Only call from instance-changed (OFX 1.4 rule).
+    pub fn set_double(&self, value: f64) -> Result<()> {
+        let f = member!(self.suite, paramSetValue)?;
+        // SAFETY: double parameters take one double by value.
+        check(unsafe { f(self.handle, value) }, || {
+            "paramSetValue(double)".into()
         })
     }
 

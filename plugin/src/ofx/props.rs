@@ -163,6 +163,15 @@ impl PropSet {
         Ok(count)
     }
 
+    /// Resets every element of a property to its default (for a choice's options: none).
+    pub fn reset(&self, prop: &CStr) -> Result<()> {
+        let f = member!(self.suite, propReset)?;
+        // SAFETY: valid handle from the host.
+        check(unsafe { f(self.handle, prop.as_ptr()) }, || {
+            format!("propReset({})", name(prop))
+        })
+    }
+
     /// Every element of a string property (empty when the property is missing).
     pub fn get_strings(&self, prop: &CStr) -> Vec<String> {
         let count = self.dimension(prop).unwrap_or(0);

@@ -147,6 +147,8 @@ fn run(o: Options) -> Result<(), String> {
     set("prompt", o.prompt.as_str().into())?;
     set("negativePrompt", o.negative.as_str().into())?;
     set("seed", o.seed.into())?;
+    // The flags decide (Use Model Defaults would ignore them); absent ones keep the model's values.
+    set("useModelDefaults", false.into())?;
     set("frames", (frames as i32).into())?; // in range: checked above
     set("timing", 2.into())?; // one generated frame per timeline frame
     match o.size() {
