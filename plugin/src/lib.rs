@@ -4,6 +4,7 @@
 //! `entry` holds the C entry points; `ofx` is the safe layer every action goes through; the other
 //! modules are the effect (describe, instance, render) and the pure pieces it is built from.
 
+mod colour_management;
 mod describe;
 mod entry;
 #[cfg(feature = "fault-injection")]
@@ -27,6 +28,7 @@ mod resample;
 mod session;
 mod settings;
 mod timing;
+mod transfer;
 
 pub use entry::{OfxGetNumberOfPlugins, OfxGetPlugin, OfxSetHost};
 

@@ -5,6 +5,8 @@
 
 use std::sync::OnceLock;
 
+use crate::transfer::Transfer;
+
 /// Parameter names.
 pub mod names {
     pub const PROMPT: &str = "prompt";
@@ -37,6 +39,10 @@ pub mod names {
     /// The chosen scheduler's stable id (`ddim`, …, or `default`), so a saved project keeps its scheduler
     /// whatever the Scheduler menu's order.
     pub const SCHEDULER_NAME: &str = "schedulerName";
+    pub const OUTPUT_TRANSFER: &str = "outputTransfer";
+    /// The chosen output transfer's stable id (`srgb`, `linear`), so a saved project keeps it whatever the
+    /// menu's order.
+    pub const OUTPUT_TRANSFER_NAME: &str = "outputTransferName";
 }
 
 /// Labels of the `scheduler` choice; index 0 keeps the model's configured scheduler, then
@@ -165,6 +171,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, 8192), (64, 2048))),
         def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, 8192), (64, 2048))),
         def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame.", choice(&["Fit", "Fill", "Stretch"], 0)),
+        output_transfer(),
         def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model fps at native speed", "Stretch over the clip", "One generated frame per timeline frame"], 0)),
         def(PAST_END, "Past the end", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-pong"], 0)),
         def(CACHE_FOLDER, "Cache folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
@@ -178,16 +185,46 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
             secret: true,
             ..def(MODEL_NAME, "Model name", "The chosen model's name (survives changes to the Model menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
         },
+        output_transfer_name(),
         Def {
             secret: true,
             ..def(SCHEDULER_NAME, "Scheduler name", "The chosen scheduler's id (survives changes to the Scheduler menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
         },
         def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
         def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),
-        def("pageOutput", "Output", "", Kind::Page(vec![OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END])),
+        def("pageOutput", "Output", "", Kind::Page(vec![OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, OUTPUT_TRANSFER, TIMING, PAST_END])),
         def("pageCache", "Cache", "", Kind::Page(vec![CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL])),
     ];
     defs
+}
+
+/// The Output transfer menu (`Transfer::ALL`'s order; sRGB, what projects saved before it show).
+fn output_transfer() -> Def {
+    let labels = Transfer::ALL.map(Transfer::label);
+    def(
+        names::OUTPUT_TRANSFER,
+        "Output transfer",
+        "sRGB (display): the frames as the model made them, for display-referred timelines. Linear \
+         (Rec.709 primaries): the same light decoded with the sRGB curve, for scene-linear hosts (Nuke, \
+         colour-managed Resolve). A colour-managed (OpenFX 1.5) host that asks for one of these gets it.",
+        choice(&labels, 0),
+    )
+}
+
+fn output_transfer_name() -> Def {
+    Def {
+        secret: true,
+        ..def(
+            names::OUTPUT_TRANSFER_NAME,
+            "Output transfer name",
+            "The chosen output transfer's id (survives changes to the Output transfer menu).",
+            Kind::Text {
+                multi_line: false,
+                directory: false,
+                read_only: false,
+            },
+        )
+    }
 }
 
 /// Parameter `name` as declared (the model menu's options aside).
