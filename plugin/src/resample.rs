@@ -121,7 +121,7 @@ pub fn resample_to(
         window,
     );
     if transfer == Transfer::Srgb {
-        transfer::map_rgba(&mut out, transfer::linear_to_srgb);
+        transfer::map_rgba(&mut out, transfer::encode);
     }
     out
 }
