@@ -127,8 +127,8 @@ pub fn resample_to(
 }
 
 /// Renders `window` of the canvas: RGBA f32, `window.width * window.height * 4`, top row first; values
-/// filtered as they come.
-fn resample(src: RgbFrame, placement: &Placement, window: Window) -> Vec<f32> {
+/// filtered as they come (the resampler alone, as `benchmarks`' comparison with `fast_image_resize` runs it).
+pub fn resample(src: RgbFrame, placement: &Placement, window: Window) -> Vec<f32> {
     let mut out = vec![0f32; window.width * window.height * 4];
     if src.width == 0 || src.height == 0 || src.pixels.len() < src.width * src.height * 3 {
         return out;
