@@ -4,8 +4,9 @@
  * Written for this project from the OpenFX 1.4/1.5 specification (structures, member order, signatures
  * and string values checked against it). It covers only what the plugin and the host use: the core API,
  * the property, image effect, parameter, memory, multithread, message (V1, V2), progress (V1, V2) and
- * timeline suites, and the action, property, status and value names of those suites. A few well-known
- * host extensions (Vegas pixel order, Natron detection) are at the end.
+ * timeline suites, the action, property, status and value names of those suites, and the 1.5 colour
+ * management names the plugin uses. A few well-known host extensions (Vegas pixel order, Natron
+ * detection) are at the end.
  *
  * bindgen turns this file into Rust (see build.rs); string macros become `&CStr` constants.
  */
@@ -539,6 +540,50 @@ typedef struct OfxImageEffectSuiteV1 {
   OfxStatus (*imageMemoryLock)(OfxImageMemoryHandle memoryHandle, void **returnedPtr);
   OfxStatus (*imageMemoryUnlock)(OfxImageMemoryHandle memoryHandle);
 } OfxImageEffectSuiteV1;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Colour management (OpenFX 1.5)                                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+/*
+ * The style of colour management a host offers (host descriptor) or a plugin can use (plugin descriptor);
+ * on an instance, the style the host chose (at most what both offer). One of the style values below.
+ */
+#define kOfxImageEffectPropColourManagementStyle "OfxImageEffectPropColourManagementStyle"
+#define kOfxImageEffectColourManagementNone "OfxImageEffectColourManagementNone"
+/* Only the basic colourspaces (generic names for a family: encoding and scene/display reference). */
+#define kOfxImageEffectColourManagementBasic "OfxImageEffectColourManagementBasic"
+/* Basic and core colourspaces of the native config. */
+#define kOfxImageEffectColourManagementCore "OfxImageEffectColourManagementCore"
+/* Any colourspace of the native config. */
+#define kOfxImageEffectColourManagementFull "OfxImageEffectColourManagementFull"
+/* Any colourspace of the host's OCIO config, or a basic one. */
+#define kOfxImageEffectColourManagementOCIO "OfxImageEffectColourManagementOCIO"
+
+/* Native configs the host or plugin knows (string X N, descriptors); on an instance, the one in use. */
+#define kOfxImageEffectPropColourManagementAvailableConfigs "OfxImageEffectPropColourManagementAvailableConfigs"
+#define kOfxImageEffectPropColourManagementConfig "OfxImageEffectPropColourManagementConfig"
+/* The one native config the 1.5 spec defines. */
+#define kOfxConfigIdentifier "ofx-native-v1.5_aces-v1.3_ocio-v2.3"
+
+/* A clip's colourspace (clip instance; out argument of GetOutputColourspace). */
+#define kOfxImageClipPropColourspace "OfxImageClipPropColourspace"
+/* An ordered list of colourspaces asked for (clip preferences; in argument of GetOutputColourspace). */
+#define kOfxImageClipPropPreferredColourspaces "OfxImageClipPropPreferredColourspaces"
+
+/*
+ * The host asks which colourspace the output clip will be in, given its preferred ones (in args:
+ * kOfxImageClipPropPreferredColourspaces); the plugin answers in kOfxImageClipPropColourspace (out args)
+ * and the host sets that on the output clip. kOfxStatReplyDefault: the colourspace of the first input.
+ */
+#define kOfxImageEffectActionGetOutputColourspace "OfxImageEffectActionGetOutputColourspace"
+
+/* Colourspace names of the native config this plugin uses. Basic: */
+#define kOfxColourspaceOfxDisplaySdr "ofx_display_sdr"
+#define kOfxColourspaceOfxSceneLinear "ofx_scene_linear"
+/* Core: sRGB-encoded Rec.709 primaries ("sRGB - Texture"), and linear Rec.709 ("Linear Rec.709 (sRGB)"). */
+#define kOfxColourspaceSrgbTx "srgb_tx"
+#define kOfxColourspaceLinRec709Srgb "lin_rec709_srgb"
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Host extensions                                                                                   */

@@ -3,6 +3,7 @@
 
 use ofx_sys::*;
 
+use crate::colour_management;
 use crate::location;
 use crate::ofx::{effect::Effect, param::ParamSet, props::PropSet, OfxStatus, Result};
 use crate::params::{definitions, group_of, Def, Kind};
@@ -54,6 +55,7 @@ pub fn describe(effect: &Effect) -> Result<OfxStatus> {
         props.set_int(kOfxImageEffectPluginPropSingleInstance, 0, 0),
     ];
     log_rejected(&optional);
+    colour_management::declare(effect, props);
     location::rescan_models();
     Ok(kOfxStatOK)
 }

@@ -29,6 +29,16 @@ pub struct Placement {
     pub offset_y: f64,
 }
 
+impl Placement {
+    /// Source pixels land on whole canvas pixels at their own size: resampling only copies.
+    pub fn is_pixel_aligned(&self) -> bool {
+        self.scale_x == 1.0
+            && self.scale_y == 1.0
+            && self.offset_x.fract() == 0.0
+            && self.offset_y.fract() == 0.0
+    }
+}
+
 /// Places a `src_w`×`src_h` image (square pixels) centred on a `canvas_w`×`canvas_h` canvas whose pixels
 /// are `pixel_aspect` times as wide as they are tall.
 pub fn place(
@@ -96,5 +106,21 @@ mod tests {
         assert_eq!(64.0 * p.scale_y, 576.0);
         assert!((p.offset_x - 90.0).abs() < 1e-9);
         assert_eq!(FitMode::from_index(9), FitMode::Fit);
+    }
+
+    #[test]
+    fn only_whole_pixel_shifts_at_scale_one_are_aligned() {
+        assert!(place(FitMode::Fit, (32, 24), (32.0, 24.0), 1.0).is_pixel_aligned());
+        assert!(place(FitMode::Fit, (32, 24), (64.0, 24.0), 1.0).is_pixel_aligned());
+        assert!(!place(FitMode::Fit, (32, 24), (33.0, 24.0), 1.0).is_pixel_aligned());
+        assert!(!place(FitMode::Fit, (32, 24), (16.0, 12.0), 1.0).is_pixel_aligned());
+        assert!(!place(FitMode::Fit, (32, 24), (32.0, 24.0), 2.0).is_pixel_aligned());
+        let nan = Placement {
+            scale_x: 1.0,
+            scale_y: 1.0,
+            offset_x: f64::NAN,
+            offset_y: 0.0,
+        };
+        assert!(!nan.is_pixel_aligned());
     }
 }

@@ -23,6 +23,7 @@ use crate::project::Project;
 use crate::scheduler_menu;
 use crate::session;
 use crate::settings::Settings;
+use crate::transfer::Transfer;
 
 /// Per-instance state, owned through `kOfxPropInstanceData`.
 #[derive(Default)]
@@ -161,6 +162,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         || name == names::MODEL_NAME
         || name == names::SCHEDULER_NAME
         || name == names::PARAMS_VERSION
+        || name == names::OUTPUT_TRANSFER_NAME
     {
         return Ok(kOfxStatOK); // our own writes
     }
@@ -175,6 +177,9 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     }
     if name == names::SCHEDULER {
         scheduler_menu::remember(&params, time)?;
+    }
+    if name == names::OUTPUT_TRANSFER {
+        remember_transfer_id(&params, time)?;
     }
     let settings_and_job = Settings::read(&params, time).and_then(|settings| {
         controls::enable_dependents(&params, &settings)?;
@@ -266,6 +271,13 @@ fn remember_model_name(params: &ParamSet, time: f64) -> Result<()> {
         .and_then(|i| location::models().get(i).map(|m| m.label.clone()))
         .unwrap_or_default();
     params.param(names::MODEL_NAME)?.set_string(&name)
+}
+
+/// Stores the chosen output transfer's id (the menu index alone would follow any reorder of the menu).
+fn remember_transfer_id(params: &ParamSet, time: f64) -> Result<()> {
+    let index = params.param(names::OUTPUT_TRANSFER)?.int_at(time)?;
+    let id = Transfer::from_index(index).map_or("", Transfer::id);
+    params.param(names::OUTPUT_TRANSFER_NAME)?.set_string(id)
 }
 
 #[cfg(test)]

@@ -155,6 +155,7 @@ pub(crate) mod tests {
             width: 100,
             height: 50,
             fit: FitMode::Fit,
+            transfer: crate::transfer::Transfer::Srgb,
             timing: Timing::NativeSpeed,
             past_end: PastEnd::Hold,
             gpu: false,

@@ -4,6 +4,7 @@
 //! `entry` holds the C entry points; `ofx` is the safe layer every action goes through; the other
 //! modules are the effect (describe, instance, render) and the pure pieces it is built from.
 
+mod colour_management;
 mod controls;
 mod describe;
 mod entry;
@@ -30,6 +31,7 @@ mod scheduler_menu;
 mod session;
 mod settings;
 mod timing;
+mod transfer;
 
 pub use entry::{OfxGetNumberOfPlugins, OfxGetPlugin, OfxSetHost};
 

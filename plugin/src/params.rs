@@ -5,6 +5,8 @@
 
 use std::sync::OnceLock;
 
+use crate::transfer::Transfer;
+
 /// Parameter names.
 pub mod names {
     pub const PROMPT: &str = "prompt";
@@ -45,6 +47,10 @@ pub mod names {
     pub const GROUP_SAMPLING: &str = "groupSampling";
     pub const GROUP_OUTPUT: &str = "groupOutput";
     pub const GROUP_CACHE: &str = "groupCache";
+    pub const OUTPUT_TRANSFER: &str = "outputTransfer";
+    /// The chosen output transfer's stable id (`srgb`, `linear`), so a saved project keeps it whatever the
+    /// menu's order.
+    pub const OUTPUT_TRANSFER_NAME: &str = "outputTransferName";
 }
 
 /// The `paramsVersion` this plugin writes (see `names::PARAMS_VERSION`).
@@ -182,7 +188,15 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         SCHEDULER,
         DEVICE,
     ];
-    let output = [OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END];
+    let output = [
+        OUTPUT_SIZE,
+        WIDTH,
+        HEIGHT,
+        FIT_MODE,
+        OUTPUT_TRANSFER,
+        TIMING,
+        PAST_END,
+    ];
     let cache = [CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL];
     let max_side = t2v_engine::MAX_SIDE as i32;
     let defs = vec![
@@ -219,6 +233,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, max_side), (64, 2048))),
         def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, max_side), (64, 2048))),
         def(FIT_MODE, "Fit", "How the generated frame maps onto the project frame: Fill crops to cover it, Fit leaves transparent bars, Stretch distorts.", choice(&["Fit", "Fill", "Stretch"], 1)),
+        output_transfer(),
         def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model FPS at Native Speed", "Stretch over the Clip", "One Generated Frame per Timeline Frame"], 0)),
         def(PAST_END, "Past the End", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-Pong"], 0)),
         def(CACHE_FOLDER, "Cache Folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
@@ -232,6 +247,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
             secret: true,
             ..def(MODEL_NAME, "Model Name", "The chosen model's name (survives changes to the Model menu).", text_line.clone())
         },
+        output_transfer_name(),
         Def {
             secret: true,
             ..def(SCHEDULER_NAME, "Scheduler Name", "The chosen scheduler's id (survives changes to the Scheduler menu).", text_line)
@@ -252,6 +268,35 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
 pub fn group_of<'d>(defs: &'d [Def], name: &str) -> Option<&'d Def> {
     defs.iter()
         .find(|d| matches!(&d.kind, Kind::Group { children, .. } if children.contains(&name)))
+}
+
+/// The Output transfer menu (`Transfer::ALL`'s order; sRGB, what projects saved before it show).
+fn output_transfer() -> Def {
+    let labels = Transfer::ALL.map(Transfer::label);
+    def(
+        names::OUTPUT_TRANSFER,
+        "Output Transfer",
+        "sRGB (display): the frames as the model made them, for display-referred timelines. Linear \
+         (Rec.709 primaries): the same light decoded with the sRGB curve, for scene-linear hosts (Nuke, \
+         colour-managed Resolve). A colour-managed (OpenFX 1.5) host that asks for one of these gets it.",
+        choice(&labels, 0),
+    )
+}
+
+fn output_transfer_name() -> Def {
+    Def {
+        secret: true,
+        ..def(
+            names::OUTPUT_TRANSFER_NAME,
+            "Output Transfer Name",
+            "The chosen output transfer's id (survives changes to the Output transfer menu).",
+            Kind::Text {
+                multi_line: false,
+                directory: false,
+                read_only: false,
+            },
+        )
+    }
 }
 
 /// Parameter `name` as declared (the model menu's options aside).

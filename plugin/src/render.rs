@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clip_cache::ClipCache;
 use ofx_sys::*;
 
+use crate::colour_management;
 use crate::fit::{place, Placement};
 use crate::generate::{self, Failure};
 use crate::instance;
@@ -15,10 +16,11 @@ use crate::ofx::{effect::Effect, image::Image, props::PropSet, Error, OfxStatus,
 use crate::pixels::encode_row;
 use crate::placeholder;
 use crate::project::Project;
-use crate::resample::{resample, RgbFrame, Window, MAX_WINDOW_PIXELS};
+use crate::resample::{resample_to, RgbFrame, Window, MAX_WINDOW_PIXELS};
 use crate::session;
 use crate::settings::Settings;
 use crate::timing::TimeMap;
+use crate::transfer::Transfer;
 
 /// The project window; for a project the render would refuse, the host's default (the render says why).
 pub fn region_of_definition(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
@@ -130,6 +132,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
         Ok([a, b]) => (a, b - a + 1.0),
         Err(_) => (0.0, 0.0),
     };
+    let transfer = colour_management::render_transfer(effect, output.props(), settings.transfer);
     let mut image = output.image(time)?;
     let scale = pick_scale(
         [
@@ -172,9 +175,9 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
                 canvas.size,
                 project.pixel_aspect,
             );
-            let spec = spec_bytes(&placement, window);
+            let spec = spec_bytes(&placement, window, transfer);
             ClipCache::global().resized_frame(&f.key, index, &spec, || {
-                Arc::from(resample(src, &placement, window))
+                Arc::from(resample_to(src, &placement, window, transfer))
             })
         }
         None => {
@@ -186,7 +189,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
                 pixels: &pixels,
             };
             let placement = place(settings.fit, (w, h), canvas.size, project.pixel_aspect);
-            Arc::from(resample(src, &placement, window))
+            Arc::from(resample_to(src, &placement, window, transfer))
         }
     };
     write_window(&mut image, &canvas, window, &rgba);
@@ -282,7 +285,7 @@ fn preview_size(width: u32, height: u32) -> (usize, usize) {
 }
 
 /// What decides a resized frame besides the clip and frame index.
-fn spec_bytes(p: &Placement, w: Window) -> Vec<u8> {
+fn spec_bytes(p: &Placement, w: Window, transfer: Transfer) -> Vec<u8> {
     [p.scale_x, p.scale_y, p.offset_x, p.offset_y]
         .iter()
         .flat_map(|v| v.to_le_bytes())
@@ -291,6 +294,7 @@ fn spec_bytes(p: &Placement, w: Window) -> Vec<u8> {
                 .iter()
                 .flat_map(|v| v.to_le_bytes()),
         )
+        .chain([transfer as u8])
         .collect()
 }
 
@@ -403,7 +407,9 @@ mod tests {
             height: 10,
         };
         let moved = Window { x0: 1, ..w };
-        assert_ne!(spec_bytes(&p, w), spec_bytes(&p, moved));
-        assert_eq!(spec_bytes(&p, w), spec_bytes(&p, w));
+        let srgb = Transfer::Srgb;
+        assert_ne!(spec_bytes(&p, w, srgb), spec_bytes(&p, moved, srgb));
+        assert_ne!(spec_bytes(&p, w, srgb), spec_bytes(&p, w, Transfer::Linear));
+        assert_eq!(spec_bytes(&p, w, srgb), spec_bytes(&p, w, srgb));
     }
 }

@@ -9,6 +9,7 @@ use crate::ofx::{param::ParamSet, Error, Result};
 use crate::params::{clamp_double, clamp_int, label, names::*};
 use crate::paths;
 use crate::timing::{PastEnd, Timing};
+use crate::transfer::Transfer;
 
 /// `outputSize` choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct Settings {
     pub width: u32,
     pub height: u32,
     pub fit: FitMode,
+    /// What the output carries (a colour-managed host may ask for the other; see `colour_management`).
+    pub transfer: Transfer,
     pub timing: Timing,
     pub past_end: PastEnd,
     pub gpu: bool,
@@ -92,6 +95,7 @@ impl Settings {
             width: non_negative(int(WIDTH)?),
             height: non_negative(int(HEIGHT)?),
             fit: FitMode::from_index(int(FIT_MODE)?),
+            transfer: read_transfer(params, time)?,
             timing: Timing::from_index(int(TIMING)?),
             past_end: PastEnd::from_index(int(PAST_END)?),
             gpu: int(DEVICE)? == 1,
@@ -107,4 +111,13 @@ impl Settings {
     pub fn follows_model(&self) -> bool {
         self.use_model_defaults && self.params_version >= crate::params::LAYOUT_VERSION
     }
+}
+
+/// The Output transfer choice alone (GetOutputColourspace needs nothing else).
+pub fn read_transfer(params: &ParamSet, time: f64) -> Result<Transfer> {
+    Transfer::chosen(
+        params.param(OUTPUT_TRANSFER)?.int_at(time)?,
+        &params.param(OUTPUT_TRANSFER_NAME)?.string_at(time)?,
+    )
+    .map_err(Error::failed)
 }

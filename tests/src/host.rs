@@ -63,6 +63,27 @@ pub struct HostConfig {
     /// More host properties, e.g. a plugin's test-only switches (set before Load; change them later
     /// with [`crate::Session::set_host_property`]).
     pub extra_properties: Vec<(CString, Value)>,
+    /// OpenFX 1.5 colour management, when the host offers it.
+    pub colour_management: Option<ColourManagement>,
+}
+
+/// What a colour-managed host offers: a style, the native config, and the output colourspaces it would
+/// like, in order (the in argument of GetOutputColourspace; change it per instance with
+/// [`crate::Instance::set_preferred_output_colourspaces`]).
+#[derive(Clone, Debug)]
+pub struct ColourManagement {
+    /// `kOfxImageEffectColourManagement*`.
+    pub style: &'static CStr,
+    pub preferred_output: Vec<String>,
+}
+
+impl ColourManagement {
+    pub fn new(style: &'static CStr, preferred_output: &[&str]) -> Self {
+        ColourManagement {
+            style,
+            preferred_output: preferred_output.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 impl Default for HostConfig {
@@ -83,6 +104,7 @@ impl Default for HostConfig {
             components: Components::Rgba,
             natron: false,
             extra_properties: Vec::new(),
+            colour_management: None,
         }
     }
 }
@@ -212,6 +234,16 @@ impl HostConfig {
             set.set(
                 kNatronOfxParamHostPropSupportsDynamicChoices,
                 Value::Int(vec![1]),
+            );
+        }
+        if let Some(colour) = &self.colour_management {
+            set.set(
+                kOfxImageEffectPropColourManagementStyle,
+                Value::cstrs(&[colour.style]),
+            );
+            set.set(
+                kOfxImageEffectPropColourManagementAvailableConfigs,
+                Value::cstrs(&[kOfxConfigIdentifier]),
             );
         }
         for (name, value) in &self.extra_properties {

@@ -51,6 +51,8 @@ pub struct Instance<'s> {
     effect: Box<Effect>,
     pub context: Context,
     format: Mutex<(Depth, Components)>,
+    /// A colour-managed host's output colourspaces for GetOutputColourspace, in order.
+    preferred_output: Mutex<Vec<String>>,
     destroyed: bool,
 }
 
@@ -99,6 +101,16 @@ impl Session {
             ),
             (kOfxImageEffectPropSupportsTiles, Value::Int(vec![1])),
         ]));
+        if let Some(style) = self.colour_style() {
+            props.set(
+                kOfxImageEffectPropColourManagementStyle,
+                Value::cstrs(&[style]),
+            );
+            props.set(
+                kOfxImageEffectPropColourManagementConfig,
+                Value::cstrs(&[kOfxConfigIdentifier]),
+            );
+        }
         let effect = Effect::new(props, params);
         let output = kOfxImageEffectOutputClipName.to_string_lossy();
         for (name, desc) in clips {
@@ -160,13 +172,47 @@ impl Session {
             None,
         );
         self.check(kOfxActionCreateInstance, status)?;
-        Ok(Instance {
+        let preferred = config.colour_management.as_ref();
+        let instance = Instance {
             session: self,
             effect,
             context,
             format: Mutex::new((config.depth, config.components)),
+            preferred_output: Mutex::new(
+                preferred.map_or(Vec::new(), |c| c.preferred_output.clone()),
+            ),
             destroyed: false,
-        })
+        };
+        instance.negotiate_output_colourspace()?;
+        Ok(instance)
+    }
+
+    /// The colour management style a colour-managed host chooses for new instances: the strongest one
+    /// both it and the plugin offer, provided the plugin lists the native config (else None). `None`
+    /// for a host without colour management.
+    fn colour_style(&self) -> Option<&'static CStr> {
+        const STYLES: [&CStr; 5] = [
+            kOfxImageEffectColourManagementNone,
+            kOfxImageEffectColourManagementBasic,
+            kOfxImageEffectColourManagementCore,
+            kOfxImageEffectColourManagementFull,
+            kOfxImageEffectColourManagementOCIO,
+        ];
+        let host = self.config().colour_management.as_ref()?.style;
+        let rank = |name: &str| STYLES.iter().position(|s| s.to_bytes() == name.as_bytes());
+        let plugin = self.descriptor();
+        let configs = plugin.strings(kOfxImageEffectPropColourManagementAvailableConfigs);
+        let plugin_rank = plugin
+            .string(kOfxImageEffectPropColourManagementStyle, 0)
+            .and_then(|s| rank(&s))
+            .filter(|_| {
+                configs
+                    .iter()
+                    .any(|c| c.as_bytes() == kOfxConfigIdentifier.to_bytes())
+            })
+            .unwrap_or(0);
+        let host_rank = rank(&host.to_string_lossy()).unwrap_or(0);
+        Some(STYLES[plugin_rank.min(host_rank)])
     }
 }
 
@@ -267,7 +313,69 @@ impl<'s> Instance<'s> {
                 break;
             }
         }
+        self.negotiate_output_colourspace()
+    }
+
+    /// Whether the host chose a colour management style (other than None) for this instance.
+    fn colour_managed(&self) -> bool {
+        self.effect
+            .props
+            .string(kOfxImageEffectPropColourManagementStyle, 0)
+            .is_some_and(|s| s.as_bytes() != kOfxImageEffectColourManagementNone.to_bytes())
+    }
+
+    /// GetOutputColourspace with the preferred list, as a colour-managed host sends it after creating
+    /// the instance and after every change; the answer becomes the output clip's colourspace (none when
+    /// the plugin does not trap the action). Nothing is sent to instances without colour management.
+    fn negotiate_output_colourspace(&self) -> Result<(), HostError> {
+        if !self.colour_managed() {
+            return Ok(());
+        }
+        let preferred = self
+            .preferred_output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let in_args = PropertySet::with(vec![(
+            kOfxImageClipPropPreferredColourspaces,
+            Value::strings(&preferred),
+        )]);
+        let out = PropertySet::new();
+        let status = self.call(
+            kOfxImageEffectActionGetOutputColourspace,
+            Some(&in_args),
+            Some(&out),
+        )?;
+        let answer = out
+            .string(kOfxImageClipPropColourspace, 0)
+            .filter(|_| status == kOfxStatOK);
+        let output = kOfxImageEffectOutputClipName.to_string_lossy();
+        self.effect.with_clip(&output, |clip| match &answer {
+            Some(space) => clip
+                .props
+                .set(kOfxImageClipPropColourspace, Value::strings(&[space])),
+            None => clip.props.remove(kOfxImageClipPropColourspace),
+        });
         Ok(())
+    }
+
+    /// Changes the output colourspaces this (colour-managed) host prefers and asks the plugin again.
+    pub fn set_preferred_output_colourspaces(&self, preferred: &[&str]) -> Result<(), HostError> {
+        *self
+            .preferred_output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = preferred.iter().map(|s| s.to_string()).collect();
+        self.negotiate_output_colourspace()
+    }
+
+    /// The output clip's colourspace, as the last GetOutputColourspace set it.
+    pub fn output_colourspace(&self) -> Option<String> {
+        let output = kOfxImageEffectOutputClipName.to_string_lossy();
+        self.effect
+            .with_clip(&output, |clip| {
+                clip.props.string(kOfxImageClipPropColourspace, 0)
+            })
+            .flatten()
     }
 
     fn send_changed(&self, name: &str, reason: &CStr) -> Result<(), HostError> {

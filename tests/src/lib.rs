@@ -29,7 +29,7 @@ mod variadic;
 
 pub mod png_out;
 
-pub use host::{Context, HostConfig};
+pub use host::{ColourManagement, Context, HostConfig};
 pub use image::{images_not_released, Components, Depth, Image, Samples};
 pub use instance::{Instance, Render};
 pub use messages::{Message, MessageKind};

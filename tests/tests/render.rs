@@ -1,5 +1,6 @@
 //! Renders through the C ABI, asserting pixels: determinism across renders and threads, depth
-//! conversion, render scale, negative row bytes, render windows, seeds, the General context.
+//! conversion, render scale (resampled in linear light), negative row bytes, render windows, seeds, the
+//! General context.
 
 mod common;
 
@@ -102,13 +103,25 @@ fn half_scale_is_a_half_size_downscale() {
         })
         .unwrap();
     assert_eq!((half.width(), half.height()), (16, 12));
-    // 2×2 box average of the full-size frame
+    // 2×2 box average of the full-size frame's light (sRGB decoded, averaged, encoded again)
     let mut boxed = Vec::new();
     for row in 0..12 {
         for x in 0..16 {
             for c in 0..4 {
-                let s = |dx: usize, dy: usize| full.sample(2 * x + dx, 2 * row + dy, c);
-                boxed.push((s(0, 0) + s(1, 0) + s(0, 1) + s(1, 1)) / 4.0);
+                let s = |dx: usize, dy: usize| {
+                    let v = full.sample(2 * x + dx, 2 * row + dy, c);
+                    if c == 3 {
+                        v
+                    } else {
+                        common::srgb_to_linear(v)
+                    }
+                };
+                let mean = (s(0, 0) + s(1, 0) + s(0, 1) + s(1, 1)) / 4.0;
+                boxed.push(if c == 3 {
+                    mean
+                } else {
+                    common::linear_to_srgb(mean)
+                });
             }
         }
     }

@@ -86,3 +86,81 @@ fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
         "{stdout}"
     );
 }
+
+/// Runs `render --shotlist list --cache cache` (plus `extra`); returns whether it succeeded and stdout.
+fn pregenerate(list: &Path, cache: &Path, extra: &[&str]) -> (bool, String) {
+    let result = Command::new(env!("CARGO_BIN_EXE_render"))
+        .args(["--shotlist", &list.to_string_lossy()])
+        .args(["--cache", &cache.to_string_lossy()])
+        .args(extra)
+        .env("T2V_BUNDLE", common::bundle())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    (result.status.success(), format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn a_shotlist_fills_a_cache_once_and_a_later_render_is_served_from_it() {
+    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = common::fixture_model();
+    let list = dir.path().join("shots.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# reel 1\n--model '{m}' --prompt 'a red ball' --seed 11 --frames 2 --name sh010\n\n\
+             --model '{m}' --prompt 'a \"blue\" cube' --seed 12 --frames 2\n",
+            m = model.display()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = pregenerate(&list, cache.path(), &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("sh010: generated in "), "{out}");
+    assert!(out.contains("shot 2: generated in "), "{out}");
+    assert_eq!(common::entries(cache.path()).len(), 2);
+
+    // Run again (a resubmitted farm job): nothing is generated twice.
+    let (ok, out) = pregenerate(&list, cache.path(), &["--shot", "2"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "shot 2: already in the cache");
+    assert_eq!(common::entries(cache.path()).len(), 2);
+
+    // An editor rendering the first shot's settings finds its clip.
+    let session = common::load(ofx_host::HostConfig::default());
+    let instance = common::instance(&session, ofx_host::Context::Generator, cache.path());
+    instance.set_param("prompt", "a red ball").unwrap();
+    instance.set_param("seed", 11).unwrap();
+    instance.set_param("frames", 2).unwrap();
+    session.clear_log();
+    common::assert_picture(&instance.render(&ofx_host::Render::frame(1.0)).unwrap());
+    assert!(session.progress().is_empty(), "the render generated");
+}
+
+#[test]
+fn a_bad_shot_is_named_by_its_line() {
+    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let list = dir.path().join("shots.txt");
+    std::fs::write(&list, "--seed 1\n--seed one\n").unwrap();
+    let (ok, out) = pregenerate(&list, cache.path(), &[]);
+    assert!(!ok);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "render: {}: line 2: invalid value 'one' for '--seed <N>': invalid digit found in string",
+            list.display()
+        )
+    );
+    std::fs::write(&list, "--seed 1\n").unwrap();
+    let (ok, out) = pregenerate(&list, cache.path(), &["--shot", "3"]);
+    assert!(!ok);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "render: --shot 3: {} has 1 shot (counted from 1)",
+            list.display()
+        )
+    );
+    assert!(common::entries(cache.path()).is_empty());
+}

@@ -18,6 +18,9 @@ mod fit;
 #[allow(dead_code)]
 #[path = "../../../plugin/src/resample.rs"]
 mod resample;
+#[allow(dead_code)]
+#[path = "../../../plugin/src/transfer.rs"]
+mod transfer;
 
 use std::process::ExitCode;
 

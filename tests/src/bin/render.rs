@@ -1,24 +1,29 @@
 //! `render`: renders a prompt through the plugin bundle, as an editor would, into PNG frames and a
-//! contact sheet.
+//! contact sheet; or pre-generates a shot list into a cache folder (`docs/FARM.md`).
 //!
 //! ```text
 //! cargo run -p ofx-host --bin render -- [--out DIR] [--prompt TEXT] [--negative TEXT] [--seed N]
 //!     [--steps N] [--guidance X] [--scheduler N] [--frames N] [--width W --height H]
-//!     [--model DIR] [--bundle DIR] [--threads N] [--gpu]
+//!     [--model DIR] [--bundle DIR] [--threads N] [--gpu] [--cache DIR]
+//! cargo run -p ofx-host --bin render -- --shotlist FILE [--shot N] [--cache DIR] [--bundle DIR]
 //! ```
 //! `--help` says what each flag does.
 
-use clap::Parser;
+#[path = "render/shotlist.rs"]
+mod shotlist;
+
+use clap::{Args, Parser};
 use ofx_host::png_out::{contact_sheet, write_image, write_rgba8};
 use ofx_host::{default_bundle, Context, HostConfig, Instance, MessageKind, Render, Session};
 use ofx_sys::{kOfxParamPropMax, kOfxParamPropMin};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 const DEFAULT_PROMPT: &str = "a red circle moving right on a blue background";
 
-/// Renders a prompt through the plugin bundle, as an editor would, into PNG frames and a contact sheet.
+/// Renders a prompt through the plugin bundle, as an editor would, into PNG frames and a contact sheet;
+/// or, with --shotlist, generates a list of clips into a (shared) cache ahead of a farm render.
 ///
 /// The model is --model, else the first model inside the bundle. The project is set to the model's
 /// native size (or --width×--height), so frames come out at that size, one per generated frame.
@@ -28,6 +33,46 @@ struct Options {
     /// Folder for the frames and the contact sheet.
     #[arg(long, value_name = "DIR", default_value = "out/render")]
     out: PathBuf,
+    /// The bundle to load ($T2V_BUNDLE, else the one `cargo run -p bundle -- build` assembles).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_bundle())]
+    bundle: PathBuf,
+    /// Frames rendered at once (0 counts as 1).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    threads: u32,
+    /// The plugin's cache folder (a farm's shared one); default $T2V_CACHE_DIR, else the per-user cache.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Generates every shot of FILE into the cache and writes no frames. One shot a line, written as this
+    /// command's clip flags (`--prompt "a cat" --seed 3 --frames 16`, quoted as in a shell); blank lines
+    /// and lines starting with # are skipped. A shot already in the cache is not generated again.
+    #[arg(long, value_name = "FILE", conflicts_with_all = CLIP_FLAGS)]
+    shotlist: Option<PathBuf>,
+    /// With --shotlist: only its Nth shot (from 1), so a render manager can run one task per shot.
+    #[arg(long, value_name = "N", requires = "shotlist")]
+    shot: Option<usize>,
+    #[command(flatten)]
+    clip: ClipFlags,
+}
+
+/// The flags that decide a clip, which a shot list's lines repeat.
+const CLIP_FLAGS: [&str; 12] = [
+    "prompt",
+    "negative",
+    "seed",
+    "steps",
+    "guidance",
+    "scheduler",
+    "frames",
+    "width",
+    "height",
+    "model",
+    "gpu",
+    "name",
+];
+
+/// What decides one clip: the command line's flags, or one line of a shot list.
+#[derive(Debug, Args)]
+struct ClipFlags {
     /// What to generate.
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_PROMPT)]
     prompt: String,
@@ -58,32 +103,37 @@ struct Options {
     /// Model package folder (default: the first model inside the bundle).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
-    /// The bundle to load ($T2V_BUNDLE, else the one `cargo run -p bundle -- build` assembles).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_bundle())]
-    bundle: PathBuf,
-    /// Frames rendered at once (0 counts as 1).
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    threads: u32,
     /// Generates on the GPU.
     #[arg(long)]
     gpu: bool,
+    /// What progress and results call this shot (shot lists; default "shot N").
+    #[arg(long, value_name = "TEXT")]
+    name: Option<String>,
 }
 
-impl Options {
+/// One line of a shot list: the clip flags alone.
+#[derive(Debug, Parser)]
+#[command(name = "shot", no_binary_name = true, allow_negative_numbers = true)]
+struct ShotLine {
+    #[command(flatten)]
+    clip: ClipFlags,
+}
+
+impl ClipFlags {
     /// `--width`×`--height`, when given (clap makes sure they come together).
     fn size(&self) -> Option<(u32, u32)> {
         self.width.zip(self.height)
     }
 }
 
-/// `--model`, else the first model folder shipped in the bundle (the plugin's first search root).
-fn model_dir(o: &Options) -> Result<PathBuf, String> {
-    if let Some(dir) = &o.model {
+/// `--model`, else the first model folder shipped in `bundle` (the plugin's first search root).
+fn model_dir(clip: &ClipFlags, bundle: &Path) -> Result<PathBuf, String> {
+    if let Some(dir) = &clip.model {
         return dir
             .canonicalize()
             .map_err(|e| format!("--model {}: {e}", dir.display()));
     }
-    let root = o.bundle.join("Contents/Resources/models");
+    let root = bundle.join("Contents/Resources/models");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(|e| {
             format!(
@@ -115,16 +165,109 @@ fn within_range(instance: &Instance, param: &str, flag: &str, value: u32) -> Res
     Ok(())
 }
 
+/// A clip's model, size, frame count and rate, as the flags and the model's defaults decide them.
+struct Clip {
+    model: PathBuf,
+    width: u32,
+    height: u32,
+    frames: u32,
+    fps: f64,
+}
+
+impl Clip {
+    fn of(flags: &ClipFlags, bundle: &Path) -> Result<Clip, String> {
+        let model = model_dir(flags, bundle)?;
+        let package = t2v_engine::ModelPackage::open(&model).map_err(|e| e.to_string())?;
+        let defaults = package.defaults();
+        let (width, height) = flags.size().unwrap_or((defaults.width, defaults.height));
+        let frames = flags.frames.unwrap_or(defaults.frames).max(1);
+        Ok(Clip {
+            model,
+            width,
+            height,
+            frames,
+            fps: defaults.fps,
+        })
+    }
+}
+
+/// Sets `instance`'s parameters for the clip `flags` and `clip` describe, generating into `cache` when
+/// given (else where the plugin's default says).
+fn configure(
+    instance: &Instance,
+    flags: &ClipFlags,
+    clip: &Clip,
+    cache: Option<&Path>,
+) -> Result<(), String> {
+    // Bounded before anything is allocated for them (the project canvas, one render per frame).
+    within_range(instance, "frames", "--frames", clip.frames)?;
+    if flags.size().is_some() {
+        within_range(instance, "width", "--width", clip.width)?;
+        within_range(instance, "height", "--height", clip.height)?;
+    }
+    let set = |name: &str, value: ofx_host::ParamValue| {
+        instance.set_param(name, value).map_err(|e| e.to_string())
+    };
+    if let Some(cache) = cache {
+        let cache = std::path::absolute(cache).map_err(|e| format!("--cache: {e}"))?;
+        set("cacheFolder", cache.to_string_lossy().as_ref().into())?;
+    }
+    set("customModel", clip.model.to_string_lossy().as_ref().into())?;
+    set("prompt", flags.prompt.as_str().into())?;
+    set("negativePrompt", flags.negative.as_str().into())?;
+    set("seed", flags.seed.into())?;
+    // The flags decide (Use Model Defaults would ignore them); absent ones keep the model's values.
+    set("useModelDefaults", false.into())?;
+    set("frames", (clip.frames as i32).into())?; // in range: checked above
+    set("timing", 2.into())?; // one generated frame per timeline frame
+    match flags.size() {
+        Some((w, h)) => {
+            set("outputSize", 2.into())?;
+            set("width", (w as i32).into())?;
+            set("height", (h as i32).into())?;
+        }
+        None => set("outputSize", 1.into())?,
+    }
+    if let Some(steps) = flags.steps {
+        set("steps", steps.into())?;
+    }
+    if let Some(guidance) = flags.guidance {
+        set("guidance", guidance.into())?;
+    }
+    if let Some(scheduler) = flags.scheduler {
+        set("scheduler", scheduler.into())?;
+    }
+    if flags.gpu {
+        set("device", 1.into())?;
+    }
+    Ok(())
+}
+
+/// What the plugin told the user, except cleared messages, one line each.
+fn plugin_messages(session: &Session) -> Vec<String> {
+    session
+        .messages()
+        .into_iter()
+        .filter(|m| m.kind != MessageKind::Cleared)
+        .map(|m| {
+            format!(
+                "plugin    [{}] {}",
+                m.level.trim_start_matches("OfxMessage"),
+                m.text
+            )
+        })
+        .collect()
+}
+
 fn run(o: Options) -> Result<(), String> {
-    let model = model_dir(&o)?;
-    let package = t2v_engine::ModelPackage::open(&model).map_err(|e| e.to_string())?;
-    let defaults = package.defaults();
-    let (width, height) = o.size().unwrap_or((defaults.width, defaults.height));
-    let frames = o.frames.unwrap_or(defaults.frames).max(1);
+    if let Some(list) = &o.shotlist {
+        return shotlist::pregenerate(&o, list);
+    }
+    let clip = Clip::of(&o.clip, &o.bundle)?;
     let config = HostConfig {
-        project_size: (width as f64, height as f64),
-        frame_range: (0.0, frames as f64 - 1.0),
-        frame_rate: defaults.fps,
+        project_size: (clip.width as f64, clip.height as f64),
+        frame_range: (0.0, clip.frames as f64 - 1.0),
+        frame_rate: clip.fps,
         ..HostConfig::default()
     };
 
@@ -134,68 +277,26 @@ fn run(o: Options) -> Result<(), String> {
         .create_instance(Context::Generator)
         .map_err(|e| e.to_string())?;
     let loaded = started.elapsed();
-    // Bounded before anything is allocated for them (the project canvas, one render per frame).
-    within_range(&instance, "frames", "--frames", frames)?;
-    if o.size().is_some() {
-        within_range(&instance, "width", "--width", width)?;
-        within_range(&instance, "height", "--height", height)?;
-    }
-    let set = |name: &str, value: ofx_host::ParamValue| {
-        instance.set_param(name, value).map_err(|e| e.to_string())
-    };
-    set("customModel", model.to_string_lossy().as_ref().into())?;
-    set("prompt", o.prompt.as_str().into())?;
-    set("negativePrompt", o.negative.as_str().into())?;
-    set("seed", o.seed.into())?;
-    // The flags decide (Use Model Defaults would ignore them); absent ones keep the model's values.
-    set("useModelDefaults", false.into())?;
-    set("frames", (frames as i32).into())?; // in range: checked above
-    set("timing", 2.into())?; // one generated frame per timeline frame
-    match o.size() {
-        Some((w, h)) => {
-            set("outputSize", 2.into())?;
-            set("width", (w as i32).into())?;
-            set("height", (h as i32).into())?;
-        }
-        None => set("outputSize", 1.into())?,
-    }
-    if let Some(steps) = o.steps {
-        set("steps", steps.into())?;
-    }
-    if let Some(guidance) = o.guidance {
-        set("guidance", guidance.into())?;
-    }
-    if let Some(scheduler) = o.scheduler {
-        set("scheduler", scheduler.into())?;
-    }
-    if o.gpu {
-        set("device", 1.into())?;
-    }
+    configure(&instance, &o.clip, &clip, o.cache.as_deref())?;
 
     println!(
         "model     {} ({}×{}, {} frames)",
-        model.display(),
-        width,
-        height,
-        frames
+        clip.model.display(),
+        clip.width,
+        clip.height,
+        clip.frames
     );
-    println!("prompt    {:?}, seed {}", o.prompt, o.seed);
+    println!("prompt    {:?}, seed {}", o.clip.prompt, o.clip.seed);
     let render_start = Instant::now();
     let result = instance.render_sequence(
         0.0,
-        frames as f64 - 1.0,
+        clip.frames as f64 - 1.0,
         &Render::frame(0.0),
         o.threads.max(1) as usize,
     );
     let rendered = render_start.elapsed();
-    for m in session.messages() {
-        if m.kind != MessageKind::Cleared {
-            println!(
-                "plugin    [{}] {}",
-                m.level.trim_start_matches("OfxMessage"),
-                m.text
-            );
-        }
+    for line in plugin_messages(&session) {
+        println!("{line}");
     }
     let images = result.map_err(|e| e.to_string())?;
 
@@ -252,12 +353,22 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (o.seed, o.size(), o.prompt.as_str(), o.gpu),
+            (
+                o.clip.seed,
+                o.clip.size(),
+                o.clip.prompt.as_str(),
+                o.clip.gpu
+            ),
             (-7, Some((64, 48)), "a cat", true)
         );
         let o = parse(&[]).unwrap();
         assert_eq!(
-            (o.seed, o.size(), o.prompt.as_str(), o.threads),
+            (
+                o.clip.seed,
+                o.clip.size(),
+                o.clip.prompt.as_str(),
+                o.threads
+            ),
             (42, None, DEFAULT_PROMPT, 2)
         );
         assert_eq!(o.out, Path::new("out/render"));
@@ -277,12 +388,21 @@ mod tests {
             error(&["--bogus", "1"]),
             "error: unexpected argument '--bogus' found"
         );
+        assert_eq!(
+            error(&["--shotlist", "shots.txt", "--seed", "3"]),
+            "error: the argument '--shotlist <FILE>' cannot be used with '--seed <N>'"
+        );
+        let o = parse(&["--shotlist", "shots.txt", "--shot", "2", "--cache", "/c"]).unwrap();
+        assert_eq!(
+            (o.shotlist.as_deref(), o.shot, o.cache.as_deref()),
+            (Some(Path::new("shots.txt")), Some(2), Some(Path::new("/c")))
+        );
     }
 
     #[test]
     fn an_explicit_model_must_exist() {
         let o = parse(&["--model", "/no/such/model"]).unwrap();
-        assert!(model_dir(&o)
+        assert!(model_dir(&o.clip, &o.bundle)
             .unwrap_err()
             .starts_with("--model /no/such/model:"));
     }

@@ -145,3 +145,23 @@ pub fn assert_picture(image: &Image) {
         "a flat frame"
     );
 }
+
+/// The sRGB EOTF (encoded value → linear light), written out here independently of the plugin.
+pub fn srgb_to_linear(v: f32) -> f32 {
+    let v = f64::from(v);
+    (if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }) as f32
+}
+
+/// The inverse of [`srgb_to_linear`].
+pub fn linear_to_srgb(l: f32) -> f32 {
+    let l = f64::from(l);
+    (if l <= 0.003_130_8 {
+        l * 12.92
+    } else {
+        1.055 * l.powf(1.0 / 2.4) - 0.055
+    }) as f32
+}
