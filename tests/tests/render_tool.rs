@@ -132,6 +132,7 @@ fn a_shotlist_fills_a_cache_once_and_a_later_render_is_served_from_it() {
     let instance = common::instance(&session, ofx_host::Context::Generator, cache.path());
     instance.set_param("prompt", "a red ball").unwrap();
     instance.set_param("seed", 11).unwrap();
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("frames", 2).unwrap();
     session.clear_log();
     common::assert_picture(&instance.render(&ofx_host::Render::frame(1.0)).unwrap());
