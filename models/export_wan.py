@@ -15,7 +15,7 @@ import torch
 from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, unpatchify
 from torch.onnx import symbolic_helper
 
-from onnx_export import DTYPES, OPSET, export_graph, write_json, write_model_index
+from onnx_export import DTYPES, OPSET, export_graph, pin_output_shapes, write_json, write_model_index
 
 # What each Wan release generates by default (the model cards' settings); TI2V is the one with per-token timesteps.
 WAN21_DEFAULTS = {"width": 832, "height": 480, "frames": 81, "fps": 16.0}
@@ -239,6 +239,11 @@ def export_vae_decoder(vae, out: Path, external: str, dtype: torch.dtype) -> int
                      {"latent_sample": latent_axes, "sample": sample_axes, **dict(zip(cache_in, cache_axes)),
                       **dict(zip(cache_out, cache_axes))},
                      out / "vae_decoder" / "step.onnx", external)
+    # The engine reads the cache shapes from the graphs: both declare exactly the shapes step.onnx takes.
+    shapes = {name: [axes.get(d, size) for d, size in enumerate(c.shape)]
+              for name, axes, c in zip(cache_out, cache_axes, caches)}
+    for graph in ("first.onnx", "step.onnx"):
+        pin_output_shapes(out / "vae_decoder" / graph, shapes)
     return k
 
 

@@ -70,6 +70,24 @@ def export_graph(module, args, names_in, names_out, dynamic_axes, out_file: Path
         finish_onnx(tmp_file, out_file, external)
 
 
+def pin_output_shapes(path: Path, shapes: dict[str, list]) -> None:
+    """Declare the named outputs' shapes (ints for fixed dims, names for dynamic ones) where the exporter's shape
+    inference lost them, so a runtime reading the graph's metadata sees them; external weights stay as they are."""
+    model = onnx.load(str(path), load_external_data=False)
+    for out in model.graph.output:
+        if out.name in shapes:
+            dims = out.type.tensor_type.shape.dim
+            del dims[:]
+            for d in shapes[out.name]:
+                dim = dims.add()
+                if isinstance(d, int):
+                    dim.dim_value = d
+                else:
+                    dim.dim_param = d
+    onnx.save_model(model, str(path))
+    onnx.checker.check_model(str(path))
+
+
 def write_json(path: Path, value) -> None:
     # Where the source was loaded from means nothing in the package (and would leak local paths).
     value = {k: v for k, v in value.items() if k != "_name_or_path"}

@@ -1,0 +1,162 @@
+"""The committed Wan fixture packages against the numbers diffusers produced for them (onnxruntime + numpy + onnx; no
+torch). With torch + diffusers installed, also the exporter itself (round trips through export_diffusers.py).
+
+    python3 -m unittest models/test_wan_fixtures.py
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+
+MODELS = Path(__file__).resolve().parent
+FIXTURES = MODELS / "fixtures"
+NAMES = ("tiny-wan21", "tiny-wan22-ti2v")
+HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "diffusers", "transformers"))
+
+
+def session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def load(expected_dir: Path, entry: dict) -> np.ndarray:
+    return np.fromfile(expected_dir / entry["file"], dtype="<f4").reshape(entry["shape"])
+
+
+def vae_decode(package: Path, latents: np.ndarray) -> np.ndarray:
+    """De-normalised latents through first.onnx, then step.onnx for each later latent frame, caches fed back."""
+    first, step = session(package / "vae_decoder" / "first.onnx"), session(package / "vae_decoder" / "step.onnx")
+    sample, *caches = first.run(None, {"latent_sample": latents[:, :, :1]})
+    out = [sample]
+    for i in range(1, latents.shape[2]):
+        sample, *caches = step.run(None, {"latent_sample": latents[:, :, i:i + 1],
+                                          **{f"cache_in_{k}": c for k, c in enumerate(caches)}})
+        out.append(sample)
+    return np.concatenate(out, axis=2)
+
+
+def denormalise(package: Path, latents: np.ndarray) -> np.ndarray:
+    cfg = json.loads((package / "vae_decoder" / "config.json").read_text())
+    shape = (1, cfg["z_dim"], 1, 1, 1)
+    mean = np.asarray(cfg["latents_mean"], dtype=np.float32).reshape(shape)
+    std = np.asarray(cfg["latents_std"], dtype=np.float32).reshape(shape)
+    return (latents * std + mean).astype(np.float32)
+
+
+def padded_ids(ids: list[int], length: int) -> tuple[np.ndarray, np.ndarray]:
+    input_ids = np.zeros((1, length), dtype=np.int64)
+    mask = np.zeros((1, length), dtype=np.int64)
+    input_ids[0, :len(ids)] = ids
+    mask[0, :len(ids)] = 1
+    return input_ids, mask
+
+
+def fixtures() -> list[tuple[Path, Path, dict]]:
+    """(package, expected folder, expected.json) of every Wan fixture."""
+    return [(FIXTURES / name, FIXTURES / f"{name}-expected",
+             json.loads((FIXTURES / f"{name}-expected" / "expected.json").read_text())) for name in NAMES]
+
+
+class WanFixtureTest(unittest.TestCase):
+
+    def test_vae_graphs_reproduce_diffusers_decode(self):
+        for package, expected_dir, e in fixtures():
+            with self.subTest(package.name):
+                for n, case in e["vae"]["cases"].items():
+                    latents = load(expected_dir, case["latents"])
+                    frames = load(expected_dir, case["frames"])
+                    self.assertEqual(frames.shape[2], 1 + 4 * (int(n) - 1))
+                    ours = vae_decode(package, denormalise(package, latents))
+                    self.assertEqual(ours.shape, frames.shape)
+                    np.testing.assert_allclose(ours, frames, atol=1e-4, rtol=0, err_msg=f"{n} latent frames")
+
+    def test_first_graph_cache_outputs_are_the_step_graph_cache_inputs(self):
+        for package, _, _ in fixtures():
+            with self.subTest(package.name):
+                first = session(package / "vae_decoder" / "first.onnx")
+                step = session(package / "vae_decoder" / "step.onnx")
+                outs = {o.name: o.shape for o in first.get_outputs() if o.name.startswith("cache_out_")}
+                ins = {i.name.replace("cache_in_", "cache_out_"): i.shape for i in step.get_inputs()
+                       if i.name.startswith("cache_in_")}
+                step_outs = {o.name: o.shape for o in step.get_outputs() if o.name.startswith("cache_out_")}
+                self.assertGreater(len(outs), 0)
+                self.assertEqual(set(outs), {f"cache_out_{i}" for i in range(len(outs))})
+                self.assertEqual(outs, ins)
+                self.assertEqual(step_outs, ins)
+                for shape in ins.values():
+                    self.assertEqual(shape[2], 2, "every cache holds the last two frames")
+
+    def test_text_encoder_reproduces_prompt_embeddings_after_zeroing_padding(self):
+        for package, expected_dir, e in fixtures():
+            with self.subTest(package.name):
+                te = session(package / "text_encoder" / "model.onnx")
+                length = e["request"]["text_length"]
+                for ids, key in ((e["prompt_ids"], "prompt_embeds"), (e["negative_ids"], "negative_prompt_embeds")):
+                    self.assertEqual(ids[-1], 1, "</s> ends the ids")
+                    input_ids, mask = padded_ids(ids, length)
+                    hidden = te.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+                    hidden[:, len(ids):] = 0.0
+                    want = load(expected_dir, e["files"][key])
+                    np.testing.assert_allclose(hidden, want, atol=1e-4, rtol=0, err_msg=key)
+                    self.assertTrue((want[:, len(ids):] == 0).all())
+
+    def test_transformer_reproduces_torch(self):
+        for package, expected_dir, e in fixtures():
+            with self.subTest(package.name):
+                call = e["transformer_call"]
+                latents = load(expected_dir, e["files"]["latents"])
+                ehs = np.concatenate([load(expected_dir, e["files"]["negative_prompt_embeds"]),
+                                      load(expected_dir, e["files"]["prompt_embeds"])])
+                timestep = np.full(call["timestep_shape"], call["timestep"], dtype=np.float32)
+                out = session(package / "transformer" / "model.onnx").run(None, {
+                    "hidden_states": np.concatenate([latents, latents]), "timestep": timestep,
+                    "encoder_hidden_states": ehs})[0]
+                np.testing.assert_allclose(out, load(expected_dir, e["files"]["transformer_out"]), atol=1e-4, rtol=0)
+
+    def test_transformer_attention_is_fused(self):
+        for package, _, _ in fixtures():
+            with self.subTest(package.name):
+                layers = json.loads((package / "transformer" / "config.json").read_text())["num_layers"]
+                ops = Counter(n.op_type for n in onnx.load(str(package / "transformer" / "model.onnx")).graph.node)
+                self.assertEqual(ops["MultiHeadAttention"], 2 * layers, "self- and cross-attention of every block")
+                self.assertEqual(ops["Softmax"], 0, "no attention scores materialised")
+
+    def test_package_contract(self):
+        for package, _, e in fixtures():
+            with self.subTest(package.name):
+                index = json.loads((package / "model_index.json").read_text())
+                self.assertEqual(index["_class_name"], "WanPipeline")
+                self.assertEqual(index["t2v_license"], "apache-2.0")
+                self.assertEqual(index["t2v_defaults"]["scheduler"], "unipc")
+                ti2v = package.name.endswith("ti2v")
+                self.assertEqual(index.get("expand_timesteps", False), ti2v)
+                tr = session(package / "transformer" / "model.onnx")
+                t_input = next(i for i in tr.get_inputs() if i.name == "timestep")
+                self.assertEqual(t_input.type, "tensor(float)")
+                self.assertEqual(len(t_input.shape), 2 if ti2v else 1)
+                for path in package.rglob("*.onnx"):
+                    self.assertLessEqual(onnx.load(str(path), load_external_data=False).ir_version, 13, path)
+                size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
+                self.assertLess(size, 3_000_000)
+
+
+@unittest.skipUnless(HAS_TORCH, "needs torch, diffusers and transformers (models/requirements-export.txt)")
+class WanExporterTest(unittest.TestCase):
+    def test_unknown_pipeline_class_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "model_index.json").write_text('{"_class_name": "LTXPipeline"}')
+            run = subprocess.run([sys.executable, str(MODELS / "export_diffusers.py"), tmp, str(Path(tmp) / "out")],
+                                 capture_output=True, text=True)
+            self.assertNotEqual(run.returncode, 0)
+            self.assertIn("pipeline class 'LTXPipeline' is not supported", run.stderr)
