@@ -73,6 +73,10 @@ def export_pipeline(
     """Export every component of a loaded TextToVideoSDPipeline into `out` and write the package's JSON."""
     out.mkdir(parents=True, exist_ok=True)
     unet, vae, text_encoder = pipe.unet.eval(), pipe.vae.eval(), pipe.text_encoder.eval()
+    # The TorchScript exporter's scaled_dot_product_attention writes a boolean mask's fill values as f32 whatever the
+    # model's precision, which made fp16 text encoders ONNX Runtime refuses; eager attention adds the causal mask in
+    # the model's own type.
+    text_encoder.set_attn_implementation("eager")
     dtype = unet.dtype
     max_len = pipe.tokenizer.model_max_length
     hidden = text_encoder.config.hidden_size

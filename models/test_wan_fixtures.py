@@ -160,3 +160,81 @@ class WanExporterTest(unittest.TestCase):
                                  capture_output=True, text=True)
             self.assertNotEqual(run.returncode, 0)
             self.assertIn("pipeline class 'LTXPipeline' is not supported", run.stderr)
+
+    def export(self, src: Path, out: Path, *args: str) -> None:
+        subprocess.run([sys.executable, str(MODELS / "export_diffusers.py"), str(src), str(out), *args], check=True,
+                       capture_output=True)
+
+    def wan_source(self, tmp: Path, name: str) -> Path:
+        sys.path.insert(0, str(FIXTURES))
+        import make_wan_fixtures
+
+        src = tmp / name
+        make_wan_fixtures.build_pipeline(name, make_wan_fixtures.SPECS[name], src)
+        return src
+
+    def test_wan_export_round_trip_reproduces_the_committed_fixture(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = self.wan_source(Path(tmp), "tiny-wan21")
+            out = Path(tmp) / "package"
+            self.export(src, out, "--source", "test")
+            for graph in ("text_encoder/model.onnx", "transformer/model.onnx", "vae_decoder/first.onnx",
+                          "vae_decoder/step.onnx"):
+                self.assertEqual((out / graph).read_bytes(), (FIXTURES / "tiny-wan21" / graph).read_bytes(), graph)
+            index = json.loads((out / "model_index.json").read_text())
+            self.assertEqual(index["t2v_defaults"], {"width": 832, "height": 480, "frames": 81, "max_frames": 81,
+                                                     "fps": 16.0, "steps": 50, "guidance": 5.0, "scheduler": "unipc"})
+            self.assertEqual(index["t2v_source"], "test")
+
+    def test_wan_fp16_export_keeps_fp32_modules_and_stays_close(self):
+        e = json.loads((FIXTURES / "tiny-wan22-ti2v-expected" / "expected.json").read_text())
+        expected_dir = FIXTURES / "tiny-wan22-ti2v-expected"
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "package"
+            self.export(self.wan_source(Path(tmp), "tiny-wan22-ti2v"), out, "--dtype", "fp16")
+            graph = onnx.load(str(out / "transformer" / "model.onnx")).graph
+            fp32 = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+            # diffusers' _keep_in_fp32_modules stay f32 (the time embedding); the attention projections are f16.
+            self.assertLessEqual({"transformer.condition_embedder.time_embedder.linear_1.bias",
+                                  "transformer.condition_embedder.time_embedder.linear_2.bias"}, fp32)
+            self.assertFalse([name for name in fp32 if "attn" in name or "ffn" in name])
+            self.assertIn("transformer.blocks.0.attn1.to_q.bias",
+                          {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16})
+            tr = session(out / "transformer" / "model.onnx")
+            self.assertEqual([i.type for i in tr.get_inputs()],
+                             ["tensor(float16)", "tensor(float)", "tensor(float16)"])
+            latents = load(expected_dir, e["files"]["latents"])
+            ehs = np.concatenate([load(expected_dir, e["files"]["negative_prompt_embeds"]),
+                                  load(expected_dir, e["files"]["prompt_embeds"])])
+            call = e["transformer_call"]
+            got = tr.run(None, {"hidden_states": np.concatenate([latents, latents]).astype(np.float16),
+                                "timestep": np.full(call["timestep_shape"], call["timestep"], dtype=np.float32),
+                                "encoder_hidden_states": ehs.astype(np.float16)})[0]
+            self.assertEqual(got.dtype, np.float16)
+            np.testing.assert_allclose(got.astype(np.float32), load(expected_dir, e["files"]["transformer_out"]),
+                                       atol=1e-2, rtol=0)
+            case = e["vae"]["cases"]["5"]
+            frames = vae_decode(out, denormalise(out, load(expected_dir, case["latents"])).astype(np.float16))
+            np.testing.assert_allclose(frames.astype(np.float32), load(expected_dir, case["frames"]), atol=1e-2, rtol=0)
+
+    def test_half_precision_modelscope_folder_exports_fp16_graphs_onnx_runtime_loads(self):
+        import torch
+        from diffusers import TextToVideoSDPipeline
+
+        sys.path.insert(0, str(FIXTURES))
+        import make_fixtures
+
+        with tempfile.TemporaryDirectory() as tmp:
+            half = Path(tmp) / "half"
+            src = make_fixtures.build_pipeline(Path(tmp))
+            TextToVideoSDPipeline.from_pretrained(str(src), torch_dtype=torch.float16).save_pretrained(str(half))
+            out = Path(tmp) / "package"
+            self.export(half, out)  # --dtype auto: the folder's own precision
+            for graph, first_input in (("text_encoder", "tensor(int64)"), ("unet", "tensor(float16)"),
+                                       ("vae_decoder", "tensor(float16)")):
+                s = session(out / graph / "model.onnx")  # the text encoder failed here (LayerNormalization types)
+                self.assertEqual(s.get_inputs()[0].type, first_input, graph)
+                self.assertEqual(s.get_outputs()[0].type, "tensor(float16)", graph)
+            te = session(out / "text_encoder" / "model.onnx")
+            hidden = te.run(None, {"input_ids": np.arange(77, dtype=np.int64)[None] % 50})[0]
+            self.assertTrue(np.isfinite(hidden).all())
