@@ -161,6 +161,15 @@ class WanExporterTest(unittest.TestCase):
             self.assertNotEqual(run.returncode, 0)
             self.assertIn("pipeline class 'LTXPipeline' is not supported", run.stderr)
 
+    def test_licence_comes_from_the_model_card(self):
+        sys.path.insert(0, str(MODELS))
+        from export_diffusers import card_license
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.assertIsNone(card_license(Path(tmp)))
+            (Path(tmp) / "README.md").write_text("---\nlanguage:\n- en\nlicense: apache-2.0\n---\n# Wan\nlicense: mit\n")
+            self.assertEqual(card_license(Path(tmp)), "apache-2.0")
+
     def export(self, src: Path, out: Path, *args: str) -> None:
         subprocess.run([sys.executable, str(MODELS / "export_diffusers.py"), str(src), str(out), *args], check=True,
                        capture_output=True)
