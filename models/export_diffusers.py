@@ -152,7 +152,8 @@ MODELSCOPE_DEFAULTS = {"frames": 16, "max_frames": 64, "fps": 8.0, "steps": 25, 
 
 
 def default_settings(pipe, overrides: dict) -> dict:
-    """t2v_defaults for a TextToVideoSDPipeline: the UNet's sample size, ModelScope's settings, then the command line."""
+    """t2v_defaults for a TextToVideoSDPipeline: the UNet's sample size, ModelScope's settings, then the command
+    line."""
     factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     sample = pipe.unet.config.sample_size
     sample = sample if isinstance(sample, int) else sample[0]

@@ -6,7 +6,6 @@ torch). With torch + diffusers installed, also the exporter itself (round trips 
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,43 +14,19 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
+import onnx
 
 MODELS = Path(__file__).resolve().parent
 FIXTURES = MODELS / "fixtures"
 NAMES = ("tiny-wan21", "tiny-wan22-ti2v")
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "diffusers", "transformers"))
 
-
-def session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+sys.path.insert(0, str(MODELS))
+from wan_decode import denormalise, session, vae_decode  # noqa: E402
 
 
 def load(expected_dir: Path, entry: dict) -> np.ndarray:
     return np.fromfile(expected_dir / entry["file"], dtype="<f4").reshape(entry["shape"])
-
-
-def vae_decode(package: Path, latents: np.ndarray) -> np.ndarray:
-    """De-normalised latents through first.onnx, then step.onnx for each later latent frame, caches fed back."""
-    first, step = session(package / "vae_decoder" / "first.onnx"), session(package / "vae_decoder" / "step.onnx")
-    sample, *caches = first.run(None, {"latent_sample": latents[:, :, :1]})
-    out = [sample]
-    for i in range(1, latents.shape[2]):
-        sample, *caches = step.run(None, {"latent_sample": latents[:, :, i:i + 1],
-                                          **{f"cache_in_{k}": c for k, c in enumerate(caches)}})
-        out.append(sample)
-    return np.concatenate(out, axis=2)
-
-
-def denormalise(package: Path, latents: np.ndarray) -> np.ndarray:
-    cfg = json.loads((package / "vae_decoder" / "config.json").read_text())
-    shape = (1, cfg["z_dim"], 1, 1, 1)
-    mean = np.asarray(cfg["latents_mean"], dtype=np.float32).reshape(shape)
-    std = np.asarray(cfg["latents_std"], dtype=np.float32).reshape(shape)
-    return (latents * std + mean).astype(np.float32)
 
 
 def padded_ids(ids: list[int], length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,12 +137,12 @@ class WanExporterTest(unittest.TestCase):
             self.assertIn("pipeline class 'LTXPipeline' is not supported", run.stderr)
 
     def test_licence_comes_from_the_model_card(self):
-        sys.path.insert(0, str(MODELS))
         from export_diffusers import card_license
 
         with tempfile.TemporaryDirectory() as tmp:
             self.assertIsNone(card_license(Path(tmp)))
-            (Path(tmp) / "README.md").write_text("---\nlanguage:\n- en\nlicense: apache-2.0\n---\n# Wan\nlicense: mit\n")
+            card = "---\nlanguage:\n- en\nlicense: apache-2.0\n---\n# Wan\nlicense: mit\n"
+            (Path(tmp) / "README.md").write_text(card)
             self.assertEqual(card_license(Path(tmp)), "apache-2.0")
 
     def export(self, src: Path, out: Path, *args: str) -> None:
