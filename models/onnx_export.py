@@ -30,6 +30,9 @@ def finish_onnx(tmp_file: Path, out_file: Path, external: str) -> None:
     # The exporter spills large models into one file per weight next to the graph: count them all.
     size = sum(f.stat().st_size for f in tmp_file.parent.iterdir() if f.is_file())
     model = onnx.load(str(tmp_file), load_external_data=True)
+    # The weights are in memory now: drop the spilled copy, so that a large model never needs two copies on disk.
+    for f in tmp_file.parent.iterdir():
+        f.unlink()
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     data_file = out_file.with_name(out_file.name + "_data")
