@@ -298,6 +298,9 @@ def load_pipeline(src: Path, dtype: str):
 def export_pipeline(pipe, out: Path, defaults: dict, external: str = "auto", license: str | None = None,
                     source: str | None = None) -> None:
     """Export every component of a loaded WanPipeline into `out` and write the package's JSON."""
+    if getattr(pipe, "transformer_2", None) is not None:
+        raise SystemExit("this WanPipeline has two transformers (Wan2.2 A14B's high/low-noise experts); the package "
+                         "format holds one: export Wan2.1 T2V or Wan2.2 TI2V-5B")
     out.mkdir(parents=True, exist_ok=True)
     transformer, vae, text_encoder = pipe.transformer.eval(), pipe.vae.eval(), pipe.text_encoder.eval()
     ti2v = bool(pipe.config.get("expand_timesteps", False))
