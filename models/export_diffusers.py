@@ -1,31 +1,35 @@
 #!/usr/bin/env python3
-"""Convert a diffusers ``TextToVideoSDPipeline`` folder (ModelScope text-to-video-ms-1.7b, Zeroscope v2)
-into the ONNX model package the engine reads (see docs/ARCHITECTURE.md, "Model package").
+"""Convert a diffusers text-to-video pipeline folder into the ONNX model package the engine reads (see
+docs/ARCHITECTURE.md, "Model package"). The folder's model_index.json `_class_name` picks the family:
 
-Uses the legacy TorchScript exporter (``dynamo=False``, opset 17): the dynamo exporter produces a UNet3D
-that ONNX Runtime rejects. Every model is saved with an IR version ONNX Runtime 1.31 reads (<= 13), and
-models too large for one protobuf get their weights merged into a single ``model.onnx_data``.
+- ``TextToVideoSDPipeline`` (ModelScope text-to-video-ms-1.7b, Zeroscope v2): text_encoder, unet, vae_decoder;
+- ``WanPipeline`` (Wan2.1 T2V, Wan2.2 TI2V-5B): models/export_wan.py.
 
-Needs torch, diffusers, transformers and onnx (models/requirements-export.txt); CI never runs it.
+``--dtype fp16`` writes half-precision graphs (with fp16 inputs and outputs) and keeps the modules diffusers keeps in
+fp32 in fp32; ``auto`` (the default) exports in the precision the folder's weights are stored in.
 
-    python3 models/export_diffusers.py SRC_DIFFUSERS_FOLDER OUT_FOLDER [--frames 16 --fps 8 ...]
+Needs torch, diffusers, transformers, accelerate and onnx (models/requirements-export.txt); CI never runs it.
+
+    python3 models/export_diffusers.py SRC_DIFFUSERS_FOLDER OUT_FOLDER [--dtype fp16 --frames 16 --fps 8 ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import shutil
-import tempfile
+import sys
 from pathlib import Path
 
-import onnx
 import torch
 
-# ONNX Runtime 1.31 reads IR version 13 at most; opset 17 needs 8 at least.
-MAX_IR_VERSION = 10
-# Protobuf cannot hold more than 2 GiB; stay well below it before switching to external data.
-INLINE_LIMIT_BYTES = 1 << 30
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from onnx_export import (  # noqa: E402
+    DTYPES, choose_dtype, export_graph, read_class_name, write_json, write_model_index,
+)
+
+FAMILIES = ("TextToVideoSDPipeline", "WanPipeline")
 
 
 class UNetForExport(torch.nn.Module):
@@ -62,64 +66,17 @@ class TextEncoderForExport(torch.nn.Module):
         return out.last_hidden_state, out.pooler_output
 
 
-def _finish_onnx(tmp_file: Path, out_dir: Path, external: str) -> None:
-    """Load the exported graph with its weights, pin the IR version and save it as model.onnx,
-    merging all weights into one model.onnx_data when asked or when the model is too large."""
-    # The exporter spills large models into one file per weight next to model.onnx: count them all.
-    size = sum(f.stat().st_size for f in tmp_file.parent.iterdir() if f.is_file())
-    model = onnx.load(str(tmp_file), load_external_data=True)
-    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    use_external = external == "always" or (external == "auto" and size > INLINE_LIMIT_BYTES)
-    for stale in ("model.onnx", "model.onnx_data"):
-        (out_dir / stale).unlink(missing_ok=True)
-    if use_external:
-        onnx.save_model(
-            model,
-            str(out_dir / "model.onnx"),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location="model.onnx_data",
-            size_threshold=1024,
-        )
-        # onnx creates the data file owner-only; packages are installed for every user.
-        (out_dir / "model.onnx_data").chmod(0o644)
-    else:
-        onnx.save_model(model, str(out_dir / "model.onnx"))
-    onnx.checker.check_model(str(out_dir / "model.onnx"))
-
-
-def _export(module, args, names_in, names_out, dynamic_axes, out_dir: Path, external: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_file = Path(tmp) / "model.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                module,
-                args,
-                str(tmp_file),
-                input_names=names_in,
-                output_names=names_out,
-                dynamic_axes=dynamic_axes,
-                opset_version=17,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        _finish_onnx(tmp_file, out_dir, external)
-
-
-def _write_json(path: Path, value) -> None:
-    # Where the source was loaded from means nothing in the package (and would leak local paths).
-    value = {k: v for k, v in value.items() if k != "_name_or_path"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-
-
 def export_pipeline(
-    pipe, out: Path, defaults: dict, external: str = "auto", src: Path | None = None, license: str | None = None
+    pipe, out: Path, defaults: dict, external: str = "auto", src: Path | None = None, license: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Export every component of a loaded TextToVideoSDPipeline into `out` and write the package's JSON."""
     out.mkdir(parents=True, exist_ok=True)
     unet, vae, text_encoder = pipe.unet.eval(), pipe.vae.eval(), pipe.text_encoder.eval()
+    # The TorchScript exporter's scaled_dot_product_attention writes a boolean mask's fill values as f32 whatever the
+    # model's precision, which made fp16 text encoders ONNX Runtime refuses; eager attention adds the causal mask in
+    # the model's own type.
+    text_encoder.set_attn_implementation("eager")
     dtype = unet.dtype
     max_len = pipe.tokenizer.model_max_length
     hidden = text_encoder.config.hidden_size
@@ -128,20 +85,20 @@ def export_pipeline(
     lh, lw = defaults["height"] // factor, defaults["width"] // factor
 
     ids = torch.zeros((2, max_len), dtype=torch.int64)
-    _export(
+    export_graph(
         TextEncoderForExport(text_encoder),
         (ids,),
         ["input_ids"],
         ["last_hidden_state", "pooler_output"],
         {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"},
          "pooler_output": {0: "batch"}},
-        out / "text_encoder",
+        out / "text_encoder" / "model.onnx",
         external,
     )
     sample = torch.randn((2, lc, 2, lh, lw), dtype=dtype)
     timestep = torch.tensor([500.0, 500.0], dtype=torch.float32)
     ehs = torch.randn((2, max_len, hidden), dtype=dtype)
-    _export(
+    export_graph(
         UNetForExport(unet),
         (sample, timestep, ehs),
         ["sample", "timestep", "encoder_hidden_states"],
@@ -152,24 +109,24 @@ def export_pipeline(
             "encoder_hidden_states": {0: "batch", 1: "sequence"},
             "out_sample": {0: "batch", 2: "frames", 3: "height", 4: "width"},
         },
-        out / "unet",
+        out / "unet" / "model.onnx",
         external,
     )
     latent = torch.randn((2, vae.config.latent_channels, lh, lw), dtype=dtype)
-    _export(
+    export_graph(
         VaeDecoderForExport(vae),
         (latent,),
         ["latent_sample"],
         ["sample"],
         {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}},
-        out / "vae_decoder",
+        out / "vae_decoder" / "model.onnx",
         external,
     )
 
-    _write_json(out / "text_encoder" / "config.json", text_encoder.config.to_dict())
-    _write_json(out / "unet" / "config.json", dict(unet.config))
-    _write_json(out / "vae_decoder" / "config.json", dict(vae.config))
-    _write_json(out / "scheduler" / "scheduler_config.json", dict(pipe.scheduler.config))
+    write_json(out / "text_encoder" / "config.json", text_encoder.config.to_dict())
+    write_json(out / "unet" / "config.json", dict(unet.config))
+    write_json(out / "vae_decoder" / "config.json", dict(vae.config))
+    write_json(out / "scheduler" / "scheduler_config.json", dict(pipe.scheduler.config))
     tok_dir = out / "tokenizer"
     if tok_dir.exists():
         shutil.rmtree(tok_dir)
@@ -188,49 +145,75 @@ def export_pipeline(
         "vae_decoder": ["onnx", "vae_decoder/model.onnx"],
         "t2v_defaults": defaults,
     }
-    if license:
-        index["t2v_license"] = license  # recorded in every clip.json the plugin writes
-    _write_json(out / "model_index.json", index)
+    write_model_index(out, index, license, source)
 
 
-def default_settings(pipe, args) -> dict:
+MODELSCOPE_DEFAULTS = {"frames": 16, "max_frames": 64, "fps": 8.0, "steps": 25, "guidance": 9.0, "scheduler": "ddim"}
+
+
+def default_settings(pipe, overrides: dict) -> dict:
+    """t2v_defaults for a TextToVideoSDPipeline: the UNet's sample size, ModelScope's settings, then the command
+    line."""
     factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     sample = pipe.unet.config.sample_size
     sample = sample if isinstance(sample, int) else sample[0]
-    size = sample * factor
-    return {
-        "width": args.width or size,
-        "height": args.height or size,
-        "frames": args.frames,
-        "max_frames": args.max_frames,
-        "fps": args.fps,
-        "steps": args.steps,
-        "guidance": args.guidance,
-        "scheduler": args.scheduler,
-    }
+    settings = {"width": sample * factor, "height": sample * factor, **MODELSCOPE_DEFAULTS}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def card_license(src: Path) -> str | None:
+    """The `license:` of the model card's front matter (README.md), as the hub shows it."""
+    card = src / "README.md"
+    if not card.is_file():
+        return None
+    front = re.match(r"---\n(.*?)\n---", card.read_text(errors="replace"), re.S)
+    found = front and re.search(r"^license:\s*(\S+)\s*$", front.group(1), re.M)
+    return found.group(1).strip("\"'") if found else None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("src", type=Path, help="diffusers TextToVideoSDPipeline folder")
+    ap.add_argument("src", type=Path, help="diffusers pipeline folder (TextToVideoSDPipeline or WanPipeline)")
     ap.add_argument("out", type=Path, help="output package folder")
-    ap.add_argument("--width", type=int, default=0, help="default width (0: unet sample_size x VAE factor)")
-    ap.add_argument("--height", type=int, default=0, help="default height (0: unet sample_size x VAE factor)")
-    ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--max-frames", type=int, default=64)
-    ap.add_argument("--fps", type=float, default=8.0)
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--guidance", type=float, default=9.0)
-    ap.add_argument("--scheduler", default="ddim", help="ddim, euler, euler_a, dpmpp_2m, lcm (epsilon / v-prediction models), flow_euler (flow-matching models)")
+    ap.add_argument("--dtype", choices=["auto", *DTYPES], default="auto",
+                    help="precision of the exported graphs (auto: the precision of the folder's weights)")
+    ap.add_argument("--width", type=int, help="default width (ModelScope: unet sample_size x VAE factor; Wan2.1: 832)")
+    ap.add_argument("--height", type=int, help="default height (ModelScope: as width; Wan2.1: 480)")
+    ap.add_argument("--frames", type=int, help="default frames (ModelScope 16; Wan2.1 81; Wan2.2 TI2V 121)")
+    ap.add_argument("--max-frames", type=int, help="most frames the plugin offers (ModelScope 64; Wan: --frames)")
+    ap.add_argument("--fps", type=float, help="default frame rate (ModelScope 8; Wan2.1 16; Wan2.2 TI2V 24)")
+    ap.add_argument("--steps", type=int, help="default steps (ModelScope 25; Wan 50)")
+    ap.add_argument("--guidance", type=float, help="default guidance (ModelScope 9; Wan 5)")
+    ap.add_argument("--scheduler", help="default scheduler: ddim, euler, euler_a, dpmpp_2m, lcm (epsilon / "
+                    "v-prediction models), flow_euler, unipc (flow-matching models); ModelScope ddim, Wan unipc")
     ap.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
-    ap.add_argument("--license", help="the model's licence as its model card states it (e.g. cc-by-nc-4.0)")
+    ap.add_argument("--license", help="the model's licence (default: the model card's, e.g. apache-2.0)")
+    ap.add_argument("--source", help="where the model comes from, recorded in the package (e.g. the hub id)")
     args = ap.parse_args()
 
-    from diffusers import TextToVideoSDPipeline
+    family = read_class_name(args.src)
+    if family not in FAMILIES:
+        raise SystemExit(f"{args.src}: pipeline class {family!r} is not supported (this exporter knows "
+                         f"{', '.join(FAMILIES)})")
+    overrides = {"width": args.width, "height": args.height, "frames": args.frames, "max_frames": args.max_frames,
+                 "fps": args.fps, "steps": args.steps, "guidance": args.guidance, "scheduler": args.scheduler}
+    license = args.license or card_license(args.src)
+    if family == "WanPipeline":
+        import export_wan
 
-    pipe = TextToVideoSDPipeline.from_pretrained(str(args.src), torch_dtype=torch.float32)
-    export_pipeline(pipe, args.out, default_settings(pipe, args), args.external_data, args.src, args.license)
-    print(f"exported {args.src} -> {args.out}")
+        dtype = choose_dtype(args.dtype, args.src, "transformer")
+        pipe = export_wan.load_pipeline(args.src, dtype)
+        export_wan.export_pipeline(pipe, args.out, export_wan.default_settings(pipe, overrides), args.external_data,
+                                   license, args.source)
+    else:
+        from diffusers import TextToVideoSDPipeline
+
+        dtype = choose_dtype(args.dtype, args.src, "unet")
+        pipe = TextToVideoSDPipeline.from_pretrained(str(args.src), torch_dtype=DTYPES[dtype])
+        export_pipeline(pipe, args.out, default_settings(pipe, overrides), args.external_data, args.src, license,
+                        args.source)
+    print(f"exported {family} {args.src} -> {args.out} ({dtype})")
 
 
 if __name__ == "__main__":
