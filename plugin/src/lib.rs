@@ -5,6 +5,7 @@
 //! modules are the effect (describe, instance, render) and the pure pieces it is built from.
 
 mod describe;
+mod device;
 mod entry;
 #[cfg(feature = "fault-injection")]
 mod fault;

@@ -24,6 +24,9 @@ pub mod names {
     pub const TIMING: &str = "timing";
     pub const PAST_END: &str = "pastEnd";
     pub const DEVICE: &str = "device";
+    pub const GPU_INDEX: &str = "gpuIndex";
+    pub const STRICT_DEVICE: &str = "strictDevice";
+    pub const UNLOAD_MODELS: &str = "unloadModels";
     pub const AUTO_GENERATE: &str = "autoGenerate";
     pub const GENERATE: &str = "generate";
     pub const CACHE_FOLDER: &str = "cacheFolder";
@@ -161,7 +164,11 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 0 uses the model's default, 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (0.0, 20.0) }),
         def(SCHEDULER, "Scheduler", "Sampler; Model default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Another choice fails with the valid ones named.", choice(&SCHEDULERS, 0)),
         def(FRAMES, "Frames", "Frames to generate; 0 uses the model's default.", int(0, (0, 1024), (0, 64))),
-        def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
+        def(DEVICE, "Device", "Where the model runs (GPU needs the CUDA bundle or CUDA 13; falls back to CPU unless Strict device).", choice(&["CPU", "GPU (CUDA)"], 0)),
+        // Device controls (issue #13).
+        def(GPU_INDEX, "GPU index", "Which GPU runs the model when there are several (CUDA's numbering, 0 first).", int(0, (0, 63), (0, 7))),
+        def(STRICT_DEVICE, "Strict device", "Fail the render when the GPU cannot be used instead of running on the CPU (also T2V_STRICT_DEVICE=1).", Kind::Bool(false)),
+        def(UNLOAD_MODELS, "Unload models", "Release every loaded model's memory now (renders still running keep theirs until they finish).", Kind::Button),
         def(OUTPUT_SIZE, "Generate at", "Resolution of the generated clip.", choice(&["Project size", "Model native", "Custom"], 1)),
         def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, 8192), (64, 2048))),
         def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, 8192), (64, 2048))),
@@ -184,7 +191,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
             ..def(SCHEDULER_NAME, "Scheduler name", "The chosen scheduler's id (survives changes to the Scheduler menu).", Kind::Text { multi_line: false, directory: false, read_only: false })
         },
         def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
-        def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE])),
+        def("pageSampling", "Sampling", "", Kind::Page(vec![STEPS, GUIDANCE, SCHEDULER, FRAMES, DEVICE, GPU_INDEX, STRICT_DEVICE, UNLOAD_MODELS])),
         def("pageOutput", "Output", "", Kind::Page(vec![OUTPUT_SIZE, WIDTH, HEIGHT, FIT_MODE, TIMING, PAST_END])),
         def("pageCache", "Cache", "", Kind::Page(vec![CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL])),
     ];
@@ -250,6 +257,9 @@ mod tests {
             "timing",
             "pastEnd",
             "device",
+            "gpuIndex",
+            "strictDevice",
+            "unloadModels",
             "autoGenerate",
             "generate",
             "cacheFolder",
