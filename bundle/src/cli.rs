@@ -22,6 +22,11 @@ pub enum Cmd {
         /// The test-only fault-injection build, assembled under target/bundle-faults.
         #[arg(long)]
         faults: bool,
+        /// ONNX Runtime's CUDA build, with NVIDIA's CUDA 13 libraries inside (`--cuda`, under
+        /// target/bundle-cuda) or the machine's CUDA 13 and cuDNN 9 (`--cuda=system`, under
+        /// target/bundle-cuda-system).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "bundled", conflicts_with = "faults")]
+        cuda: Option<crate::cuda::Flavour>,
     },
     /// Downloads ONNX Runtime (once) and prints the library's path.
     FetchOrt,
@@ -49,7 +54,26 @@ mod tests {
 
     #[test]
     fn parses_each_subcommand() {
-        let build = |release, faults| Cmd::Build { release, faults };
+        let build = |release, faults| Cmd::Build {
+            release,
+            faults,
+            cuda: None,
+        };
+        let cuda = |flavour| Cmd::Build {
+            release: false,
+            faults: false,
+            cuda: Some(flavour),
+        };
+        use crate::cuda::Flavour;
+        assert_eq!(parse(&["build", "--cuda"]).unwrap(), cuda(Flavour::Bundled));
+        assert_eq!(
+            parse(&["build", "--cuda=system"]).unwrap(),
+            cuda(Flavour::System)
+        );
+        assert_eq!(
+            parse(&["build", "--cuda=bundled"]).unwrap(),
+            cuda(Flavour::Bundled)
+        );
         assert_eq!(parse(&["build"]).unwrap(), build(false, false));
         assert_eq!(parse(&["build", "--release"]).unwrap(), build(true, false));
         assert_eq!(parse(&["build", "--faults"]).unwrap(), build(false, true));
@@ -83,5 +107,13 @@ mod tests {
             "error: a value is required for '--dest <DIR>' but none was supplied"
         );
         assert_eq!(message(&["bake"]), "error: unrecognized subcommand 'bake'");
+        assert_eq!(
+            message(&["build", "--cuda=amd"]),
+            "error: invalid value 'amd' for '--cuda[=<CUDA>]'"
+        );
+        assert_eq!(
+            message(&["build", "--cuda", "--faults"]),
+            "error: the argument '--cuda[=<CUDA>]' cannot be used with '--faults'"
+        );
     }
 }

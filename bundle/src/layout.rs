@@ -13,7 +13,7 @@ pub const PLUGIN_LIBRARY: &str = "libtext_to_video.so";
 /// The model folder under `models/` shipped inside the bundle.
 pub const DEFAULT_MODEL: &str = "tiny-shapes";
 const BINARY_NAME: &str = "TextToVideo.ofx";
-const ARCH_DIR: &str = "Linux-x86-64";
+pub const ARCH_DIR: &str = "Linux-x86-64";
 
 pub struct Inputs<'a> {
     pub plugin: &'a Path,

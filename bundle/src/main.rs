@@ -2,12 +2,13 @@
 //! bundle where OpenFX hosts look for plugins.
 //!
 //! ```text
-//! cargo run -p bundle -- build [--release] [--faults]
+//! cargo run -p bundle -- build [--release] [--faults | --cuda[=system]]
 //! cargo run -p bundle -- fetch-ort
 //! cargo run -p bundle -- install [--dest DIR]
 //! ```
 
 mod cli;
+mod cuda;
 mod fsutil;
 mod icon;
 mod install;
@@ -37,9 +38,11 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let target = target_dir(&root);
     match cmd {
         Cmd::FetchOrt => ort_fetch::fetch(&target).map(|lib| println!("{}", lib.display())),
-        Cmd::Build { release, faults } => {
-            build(&root, &target, release, faults).map(|b| println!("{}", b.display()))
-        }
+        Cmd::Build {
+            release,
+            faults,
+            cuda,
+        } => build(&root, &target, release, faults, cuda).map(|b| println!("{}", b.display())),
         Cmd::Install { dest } => {
             let bundle = target.join("bundle").join(layout::BUNDLE_NAME);
             if !bundle.is_dir() {
@@ -60,7 +63,13 @@ fn run(cmd: Cmd) -> Result<(), String> {
 /// Builds the plugin with cargo, fetches ONNX Runtime and assembles the bundle under `target/bundle/`
 /// — or, with `faults`, the test-only fault-injection plugin under `target/bundle-faults/` (same
 /// target folder, so only the plugin crate recompiles; the shipped bundle is a copy and stays as it is).
-fn build(root: &Path, target: &Path, release: bool, faults: bool) -> Result<PathBuf, String> {
+fn build(
+    root: &Path,
+    target: &Path,
+    release: bool,
+    faults: bool,
+    cuda: Option<cuda::Flavour>,
+) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -80,12 +89,18 @@ fn build(root: &Path, target: &Path, release: bool, faults: bool) -> Result<Path
     }
     let profile = if release { "release" } else { "debug" };
     let plugin = target.join(profile).join(layout::PLUGIN_LIBRARY);
-    let ort = ort_fetch::fetch(target)?;
     let model = root.join("models").join(layout::DEFAULT_MODEL);
+    let default_model = model.is_dir().then_some(model.as_path());
+    if let Some(flavour) = cuda {
+        let wheels = cuda::fetch(target, flavour)?;
+        let out = target.join(flavour.out_dir());
+        return cuda::assemble(flavour, &plugin, &wheels, default_model, &out);
+    }
+    let ort = ort_fetch::fetch(target)?;
     let inputs = layout::Inputs {
         plugin: &plugin,
         onnxruntime: &ort,
-        default_model: model.is_dir().then_some(model.as_path()),
+        default_model,
     };
     let out = if faults { "bundle-faults" } else { "bundle" };
     layout::assemble(&inputs, &target.join(out))

@@ -70,6 +70,9 @@ pub struct MadeBy {
     /// The device the model really ran on ("cpu", "cuda").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Why the device differs from the one asked for ("CUDA unavailable: libcudart.so.13 not found …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_note: Option<String>,
     /// The ONNX Runtime execution provider ("CPUExecutionProvider").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_provider: Option<String>,
@@ -309,6 +312,7 @@ mod tests {
             model: Some("tiny".into()),
             license: Some("apache-2.0".into()),
             device: Some("cpu".into()),
+            device_note: Some("CUDA unavailable: libcuda.so.1 not found".into()),
             execution_provider: Some("CPUExecutionProvider".into()),
             onnx_runtime_version: Some("1.31.1".into()),
             numerics_version: Some(3),
@@ -347,11 +351,15 @@ mod tests {
         let (dir, ..) = written();
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(dir.path().join(METADATA)).unwrap()).unwrap();
-        let fields: [(&str, serde_json::Value); 7] = [
+        let fields: [(&str, serde_json::Value); 8] = [
             ("plugin_version", "0.1.0".into()),
             ("model", "tiny".into()),
             ("license", "apache-2.0".into()),
             ("device", "cpu".into()),
+            (
+                "device_note",
+                "CUDA unavailable: libcuda.so.1 not found".into(),
+            ),
             ("execution_provider", "CPUExecutionProvider".into()),
             ("onnx_runtime_version", "1.31.1".into()),
             ("numerics_version", 3.into()),
@@ -371,6 +379,7 @@ mod tests {
             "model",
             "license",
             "device",
+            "device_note",
             "execution_provider",
             "onnx_runtime_version",
             "numerics_version",

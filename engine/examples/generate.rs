@@ -2,7 +2,7 @@
 //!
 //!     cargo run --release -p t2v-engine --example generate -- PACKAGE "a prompt" [--seed N] [--steps N]
 //!         [--guidance G] [--scheduler ddim|euler|euler_a|dpmpp_2m|lcm|flow_euler] [--frames N] [--width W]
-//!         [--height H] [--negative TEXT] [--cuda] [--threads N] [--out FRAMES.f32]
+//!         [--height H] [--negative TEXT] [--cuda [--gpu-index N] [--strict]] [--threads N] [--out FRAMES.f32]
 //!
 //! ONNX Runtime comes from `ORT_DYLIB_PATH`, else `target/onnxruntime/libonnxruntime.so.1.31.1`. `--out` writes
 //! the frames as little-endian f32 (frame, row, column, RGB).
@@ -39,6 +39,12 @@ struct Args {
     /// Runs on the CUDA execution provider.
     #[arg(long)]
     cuda: bool,
+    /// The GPU `--cuda` runs on.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    gpu_index: u32,
+    /// Fails instead of falling back to the CPU (also `T2V_STRICT_DEVICE=1`).
+    #[arg(long)]
+    strict: bool,
     /// ONNX Runtime intra-op threads (0: ONNX Runtime decides).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
@@ -67,6 +73,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = RuntimeOptions {
         device: if args.cuda { Device::Cuda } else { Device::Cpu },
         intra_threads: args.threads,
+        gpu_index: args.gpu_index,
+        strict: args.strict || t2v_engine::strict_device()?,
         ..RuntimeOptions::default()
     };
     let package = args.package;

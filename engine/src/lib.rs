@@ -3,6 +3,7 @@
 //! guidance → VAE decode, over ONNX Runtime loaded at run time.
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
+pub mod cuda;
 mod embeddings;
 mod encoding;
 mod error;
@@ -18,6 +19,7 @@ mod runtime;
 mod runtime_info;
 pub mod scheduler;
 mod stats;
+pub mod threads;
 mod tokenizer;
 mod walk;
 
@@ -30,8 +32,8 @@ pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
 pub use request::{Flow, Request, StepProgress, Video};
 pub use runtime::{
-    disable_onnx_runtime_telemetry, init_onnx_runtime, Device, Residency, RuntimeOptions,
-    RELEASE_TEXT_ENCODER_ABOVE,
+    disable_onnx_runtime_telemetry, init_onnx_runtime, strict_device, strict_device_from, Device,
+    Residency, RuntimeOptions, RELEASE_TEXT_ENCODER_ABOVE, STRICT_DEVICE_ENV,
 };
 pub use runtime_info::onnx_runtime_version;
 pub use scheduler::{Parameterisation, Scheduler, SchedulerConfig, SchedulerKind};

@@ -10,7 +10,7 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
-use crate::runtime_info;
+use crate::{cuda, runtime_info, threads};
 
 /// Where sessions run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -25,7 +25,11 @@ pub enum Device {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct RuntimeOptions {
     pub device: Device,
-    /// Threads per operator (intra-op); 0 lets ONNX Runtime decide.
+    /// Which GPU [`Device::Cuda`] runs on (CUDA's device index).
+    pub gpu_index: u32,
+    /// Fail instead of falling back to the CPU when [`Device::Cuda`] cannot be used (render farms).
+    pub strict: bool,
+    /// Threads of a pool of this model's own; 0 shares the process's pool (see [`crate::threads`]).
     pub intra_threads: usize,
     /// Whether the text encoder stays loaded between generations.
     pub text_encoder: Residency,
@@ -50,6 +54,25 @@ pub enum Residency {
 /// this: UMT5-XXL (5.7 B parameters) is, CLIP text encoders (at most 1.4 GB in fp32) are not.
 pub const RELEASE_TEXT_ENCODER_ABOVE: u64 = 2 << 30;
 
+/// The environment variable that turns strict device mode on for every render ("1").
+pub const STRICT_DEVICE_ENV: &str = "T2V_STRICT_DEVICE";
+
+/// Strict device mode as `T2V_STRICT_DEVICE` (`value`, unset: `None`) asks: "1" on, "0" or empty off.
+pub fn strict_device_from(value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(format!(
+            "{STRICT_DEVICE_ENV}={other:?} is neither 1 (fail when the GPU cannot be used) nor 0"
+        )),
+    }
+}
+
+/// Strict device mode as this process's `T2V_STRICT_DEVICE` asks.
+pub fn strict_device() -> Result<bool, String> {
+    strict_device_from(std::env::var(STRICT_DEVICE_ENV).ok().as_deref())
+}
+
 struct Runtime {
     library: PathBuf,
     env: Environment,
@@ -68,7 +91,8 @@ pub fn disable_onnx_runtime_telemetry() {
     ONCE.call_once(|| std::env::set_var("ORT_DISABLE_TELEMETRY", "1"));
 }
 
-/// Loads ONNX Runtime from `library` once per process, with its telemetry off. The first successful call wins; later calls with
+/// Loads ONNX Runtime from `library` once per process, with its telemetry off and one thread pool shared
+/// by all sessions (sized by `T2V_THREADS`, see [`crate::threads`]). The first successful call wins; later calls with
 /// another path are ignored (and logged). A failed call leaves the runtime unloaded, so another path can be tried.
 pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
     let mut slot = RUNTIME.lock();
@@ -88,16 +112,24 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
             library.display()
         )));
     }
+    let threads = threads::threads().map_err(EngineError::Runtime)?;
     disable_onnx_runtime_telemetry();
+    let pool = threads::global_pool(threads)
+        .map_err(|e| EngineError::Runtime(format!("cannot set up its thread pool: {e}")))?;
     let builder = ort::init_from(library)
         .map_err(|e| EngineError::Runtime(format!("cannot load {}: {e}", library.display())))?;
     let env = builder
         .with_name("text-to-video")
         .with_telemetry(false) // Windows builds send ETW telemetry events unless told not to
         .with_logger(runtime_info::onnx_runtime_logger())
+        .with_global_thread_pool(pool)
         .build()
         .map_err(|e| EngineError::Runtime(format!("cannot start {}: {e}", library.display())))?;
     env.set_log_level(runtime_info::onnx_runtime_log_level());
+    log::info!(
+        "ONNX Runtime {}: {threads} shared threads",
+        library.display()
+    );
     runtime_info::remember_version(library);
     *slot = Some(Runtime {
         library: library.to_path_buf(),
@@ -106,12 +138,12 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// The loaded environment, or an error telling the caller to load ONNX Runtime first.
-fn environment() -> Result<Environment, EngineError> {
+/// The loaded environment and its library, or an error telling the caller to load ONNX Runtime first.
+fn environment() -> Result<(Environment, PathBuf), EngineError> {
     RUNTIME
         .lock()
         .as_ref()
-        .map(|rt| rt.env.clone())
+        .map(|rt| (rt.env.clone(), rt.library.clone()))
         .ok_or_else(|| EngineError::Runtime("not loaded (init_onnx_runtime was not called)".into()))
 }
 
@@ -128,50 +160,44 @@ fn builder(
 ) -> Result<ort::session::builder::SessionBuilder, String> {
     let mut b = Session::builder(env).map_err(|e| e.to_string())?;
     if options.intra_threads > 0 {
-        b = b
-            .with_intra_threads(options.intra_threads)
-            .map_err(|e| e.to_string())?;
+        let text = |e: ort::Error<_>| e.to_string();
+        b = b.with_independent_thread_pool().map_err(text)?;
+        b = b.with_intra_threads(options.intra_threads).map_err(text)?;
+        b = b.with_intra_op_spinning(false).map_err(text)?;
     }
     Ok(b)
 }
 
-/// Opens `dir/rel` with the requested device, falling back to the CPU (with the reason) when CUDA is unusable.
+/// Opens `dir/rel` with the requested device, falling back to the CPU (with the reason) when CUDA is
+/// unusable, or failing with the reason in strict mode.
 pub(crate) fn load_session(
     dir: &Path,
     rel: &str,
     options: &RuntimeOptions,
 ) -> Result<LoadedSession, EngineError> {
-    let env = environment()?;
+    let (env, library) = environment()?;
     let path = dir.join(rel);
     let fail = |e: String| EngineError::package(dir, format!("{rel} cannot be loaded: {e}"));
     let mut fallback = None;
     if options.device == Device::Cuda {
-        match ep::CUDA::is_available() {
-            Ok(true) => {
-                let attempt = builder(&env, options).and_then(|b| {
-                    b.with_execution_providers([ep::CUDA::default().build().error_on_failure()])
-                        .map_err(|e| e.to_string())?
-                        .commit_from_file(&path)
-                        .map_err(|e| e.to_string())
-                });
-                match attempt {
-                    Ok(session) => {
-                        return Ok(LoadedSession {
-                            session,
-                            device: Device::Cuda,
-                            fallback: None,
-                        })
-                    }
-                    Err(e) => {
-                        fallback = Some(format!("CUDA could not be used ({e}); running on the CPU"))
-                    }
-                }
+        match cuda_session(&env, &library, options, &path) {
+            Ok(session) => {
+                return Ok(LoadedSession {
+                    session,
+                    device: Device::Cuda,
+                    fallback: None,
+                })
             }
-            _ => {
-                fallback = Some("this ONNX Runtime has no CUDA support; running on the CPU".into())
+            Err(why) if options.strict => {
+                return Err(EngineError::Runtime(format!(
+                    "strict device mode: {why}; not running on the CPU"
+                )))
+            }
+            Err(why) => {
+                log::warn!("{rel}: {why}; running on the CPU");
+                fallback = Some(format!("{why}; running on the CPU"));
             }
         }
-        log::warn!("{rel}: {}", fallback.as_deref().unwrap_or_default());
     }
     let session = builder(&env, options)
         .map_err(&fail)?
@@ -182,4 +208,51 @@ pub(crate) fn load_session(
         device: Device::Cpu,
         fallback,
     })
+}
+
+/// A session of `path` on GPU `options.gpu_index`, or why CUDA cannot be used.
+fn cuda_session(
+    env: &Environment,
+    library: &Path,
+    options: &RuntimeOptions,
+    path: &Path,
+) -> Result<Session, String> {
+    cuda::ready(library)?;
+    if !ep::CUDA::is_available().unwrap_or(false) {
+        return Err("CUDA unavailable: ONNX Runtime does not offer its CUDA provider".into());
+    }
+    let index = i32::try_from(options.gpu_index)
+        .map_err(|_| format!("GPU index {} is out of range", options.gpu_index))?;
+    let provider = ep::CUDA::default()
+        .with_device_id(index)
+        .build()
+        .error_on_failure();
+    builder(env, options)
+        .and_then(|b| {
+            b.with_execution_providers([provider])
+                .map_err(|e| e.to_string())?
+                .commit_from_file(path)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("CUDA could not be used on GPU {index} ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_device_mode_reads_one_or_zero() {
+        assert_eq!(strict_device_from(None), Ok(false));
+        assert_eq!(strict_device_from(Some("")), Ok(false));
+        assert_eq!(strict_device_from(Some("0")), Ok(false));
+        assert_eq!(strict_device_from(Some(" 1 ")), Ok(true));
+        assert_eq!(
+            strict_device_from(Some("yes")),
+            Err(
+                "T2V_STRICT_DEVICE=\"yes\" is neither 1 (fail when the GPU cannot be used) nor 0"
+                    .into()
+            )
+        );
+    }
 }

@@ -335,8 +335,18 @@ fn explicit_latents_must_fit_the_request() {
     );
 }
 
+/// What the CPU-only test library lacks for CUDA, as the fallback and strict mode say it.
+fn no_cuda_provider() -> String {
+    let library = common::ort_library();
+    format!(
+        "CUDA unavailable: this ONNX Runtime has no CUDA provider (libonnxruntime_providers_cuda.so \
+         is not in {}); install the CUDA bundle",
+        library.parent().unwrap().display()
+    )
+}
+
 #[test]
-fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
+fn cuda_request_without_cuda_falls_back_to_cpu_naming_what_is_missing() {
     common::init_runtime();
     let options = RuntimeOptions {
         device: t2v_engine::Device::Cuda,
@@ -344,14 +354,11 @@ fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
         ..RuntimeOptions::default()
     };
     let model = Model::load(&common::package(), &options).unwrap();
-    match model.device() {
-        t2v_engine::Device::Cpu => assert_eq!(
-            model.device_note(),
-            Some("this ONNX Runtime has no CUDA support; running on the CPU"),
-            "the CPU-only build"
-        ),
-        t2v_engine::Device::Cuda => assert_eq!(model.device_note(), None),
-    }
+    assert_eq!(model.device(), t2v_engine::Device::Cpu);
+    assert_eq!(
+        model.device_note(),
+        Some(format!("{}; running on the CPU", no_cuda_provider()).as_str())
+    );
     let r = Request::with_defaults(model.defaults(), "a cat");
     assert_eq!(
         model
@@ -360,6 +367,33 @@ fn cuda_request_without_cuda_falls_back_to_cpu_with_a_note() {
             .frames
             .len(),
         3
+    );
+}
+
+#[test]
+fn strict_device_mode_fails_with_the_reason_instead_of_falling_back() {
+    common::init_runtime();
+    let options = RuntimeOptions {
+        device: t2v_engine::Device::Cuda,
+        strict: true,
+        ..RuntimeOptions::default()
+    };
+    let err = Model::load(&common::package(), &options).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "ONNX Runtime: strict device mode: {}; not running on the CPU",
+            no_cuda_provider()
+        )
+    );
+    // Strict mode asks nothing of a CPU request.
+    let cpu = RuntimeOptions {
+        strict: true,
+        ..RuntimeOptions::default()
+    };
+    assert_eq!(
+        Model::load(&common::package(), &cpu).unwrap().device_note(),
+        None
     );
 }
 

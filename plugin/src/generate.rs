@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use clip_cache::{Clip, ClipCache, Fetched, Generated, GetError, MadeBy, Options, Source};
-use t2v_engine::{init_onnx_runtime, Device, EngineError, Flow, GenerationStats, RuntimeOptions};
+use t2v_engine::{init_onnx_runtime, EngineError, Flow, GenerationStats, RuntimeOptions};
 
 use crate::job::Job;
 use crate::location;
@@ -43,7 +43,7 @@ pub fn get_or_generate(
     effect: &Effect,
     job: &Job,
     cache_folder: &std::path::Path,
-    gpu: bool,
+    runtime: &RuntimeOptions,
 ) -> std::result::Result<Served, Failure> {
     // While another render makes this clip, a progress bar says who, so the user can cancel the wait.
     let waiting: RefCell<Option<Progress>> = RefCell::new(None);
@@ -73,7 +73,7 @@ pub fn get_or_generate(
     let mut ran = None;
     let result = ClipCache::global().get_or_generate(&job.recipe, &options, || {
         waiting.replace(None);
-        run_model(effect, job, gpu, &mut notes, &mut ran)
+        run_model(effect, job, runtime, &mut notes, &mut ran)
     });
     waiting.replace(None);
     match result {
@@ -106,7 +106,7 @@ pub struct Ran {
 fn run_model(
     effect: &Effect,
     job: &Job,
-    gpu: bool,
+    options: &RuntimeOptions,
     notes: &mut Vec<String>,
     ran: &mut Option<Ran>,
 ) -> std::result::Result<Generated, Failure> {
@@ -117,13 +117,9 @@ fn run_model(
         ))
     })?;
     init_onnx_runtime(&library).map_err(engine_failure)?;
-    let options = RuntimeOptions {
-        device: if gpu { Device::Cuda } else { Device::Cpu },
-        ..RuntimeOptions::default()
-    };
     let loaded = job
         .package
-        .model(&job.dir, &options)
+        .model(&job.dir, options)
         .map_err(engine_failure)?;
     notes.extend(loaded.note);
     notes.extend(loaded.model.device_note().map(str::to_owned));
@@ -157,6 +153,7 @@ fn run_model(
         model: Some(model.package().name()),
         license: model.package().license().map(Into::into),
         device: Some(model.device().name().into()),
+        device_note: model.device_note().map(Into::into),
         execution_provider: Some(model.device().execution_provider().into()),
         onnx_runtime_version: t2v_engine::onnx_runtime_version().map(Into::into),
         numerics_version: Some(t2v_engine::NUMERICS_VERSION),
@@ -229,9 +226,14 @@ pub fn log_line(fetched: &Fetched, job: &Job, ran: Option<&Ran>) -> String {
     let how = if let Some(Ran { made_by, stats }) = ran {
         let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
         format!(
-            ", device {} ({}), ONNX Runtime {}, numerics {}, {:.2} s ({:.2} s in ONNX Runtime, {:.0}%)",
+            ", device {} ({}{}), ONNX Runtime {}, numerics {}, {:.2} s ({:.2} s in ONNX Runtime, {:.0}%)",
             or_unknown(&made_by.device),
             or_unknown(&made_by.execution_provider),
+            made_by
+                .device_note
+                .as_ref()
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default(),
             or_unknown(&made_by.onnx_runtime_version),
             made_by.numerics_version.unwrap_or_default(),
             stats.total.as_secs_f64(),
@@ -355,6 +357,9 @@ mod tests {
                 model: Some("tiny-modelscope".into()),
                 license: None,
                 device: Some("cpu".into()),
+                device_note: Some(
+                    "CUDA unavailable: libcuda.so.1 not found; running on the CPU".into(),
+                ),
                 execution_provider: Some("CPUExecutionProvider".into()),
                 onnx_runtime_version: Some("1.31.1".into()),
                 numerics_version: Some(1),
@@ -370,8 +375,8 @@ mod tests {
             log_line(&generated, &j, Some(&ran)),
             format!(
                 "Text to Video: generated (cache miss): model tiny-modelscope, key {key}, 2 frames 4×2, \
-                 2 steps, seed 5, device cpu (CPUExecutionProvider), ONNX Runtime 1.31.1, numerics 1, \
-                 2.00 s (1.50 s in ONNX Runtime, 75%); /c/abc"
+                 2 steps, seed 5, device cpu (CPUExecutionProvider; CUDA unavailable: libcuda.so.1 not \
+                 found; running on the CPU), ONNX Runtime 1.31.1, numerics 1, 2.00 s (1.50 s in ONNX Runtime, 75%); /c/abc"
             )
         );
         assert_eq!(

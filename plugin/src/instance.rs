@@ -175,6 +175,12 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     if name == names::MODEL {
         remember_model_name(&params, time)?;
     }
+    if name == names::UNLOAD_MODELS {
+        let freed = model_pool::unload_all();
+        log::info!("Text to Video: Unload models: {freed}");
+        set_status(&params, &format!("Unload models: {freed}"))?;
+        return Ok(kOfxStatOK);
+    }
     if name == names::SCHEDULER {
         scheduler_menu::remember(&params, time)?;
     }

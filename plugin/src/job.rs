@@ -159,6 +159,8 @@ pub(crate) mod tests {
             timing: Timing::NativeSpeed,
             past_end: PastEnd::Hold,
             gpu: false,
+            gpu_index: 0,
+            strict_device: false,
             auto_generate: false,
             cache_folder: PathBuf::new(),
         }

@@ -7,6 +7,7 @@
 mod colour_management;
 mod controls;
 mod describe;
+mod device;
 mod entry;
 #[cfg(feature = "fault-injection")]
 mod fault;

@@ -18,6 +18,7 @@ pub const DEFAULT_BUDGET: u64 = 8 << 30;
 /// Why a model was unloaded, said when it is loaded again.
 const OVER_BUDGET: &str = "it had been unloaded to keep loaded models within T2V_MODEL_MEMORY_MB";
 const NO_INSTANCE: &str = "it had been unloaded when the last Text to Video node closed";
+const BY_BUTTON: &str = "it had been unloaded by Unload models";
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -140,6 +141,50 @@ fn budget() -> u64 {
     }
 }
 
+/// What [`unload_all`] released.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Freed {
+    pub models: usize,
+    /// Their weights' size on disk (what they held in memory, roughly).
+    pub bytes: u64,
+}
+
+impl std::fmt::Display for Freed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.models {
+            0 => write!(f, "no model was loaded"),
+            n => write!(
+                f,
+                "unloaded {n} model{} ({:.1} GB of weights); renders still running keep theirs until \
+                 they finish",
+                if n == 1 { "" } else { "s" },
+                self.bytes as f64 / 1e9
+            ),
+        }
+    }
+}
+
+/// Unloads every loaded model (the Unload models button); the next render loads its model again.
+pub fn unload_all() -> Freed {
+    with_pool(take_all)
+}
+
+/// Empties `pool`, counting the models that had finished loading.
+fn take_all(pool: &mut Pool) -> Freed {
+    let loaded: Vec<(Key, u64)> = pool
+        .slots
+        .drain()
+        .map(|(key, slot)| (key, slot.bytes))
+        .filter(|&(_, bytes)| bytes > 0)
+        .collect();
+    let bytes = loaded.iter().map(|(_, bytes)| bytes).sum();
+    let models = loaded.len();
+    for (key, _) in loaded {
+        pool.unloaded.insert(key, BY_BUTTON);
+    }
+    Freed { models, bytes }
+}
+
 /// Unloads every model of package content `identity` (its folder now holds other content).
 pub fn unload(identity: &str) {
     with_pool(|pool| pool.slots.retain(|key, _| key.identity != identity));
@@ -206,5 +251,41 @@ mod tests {
         evict_over(&mut p, 10, &key("b"));
         assert_eq!(loaded(&p), ["b", "loading"]);
         assert_eq!(p.unloaded.len(), 2);
+    }
+
+    #[test]
+    fn unloading_all_empties_the_pool_and_says_what_it_freed() {
+        let mut p = pool(&[
+            ("a", 1_500_000_000, 1),
+            ("b", 600_000_000, 2),
+            ("loading", 0, 3),
+        ]);
+        let freed = take_all(&mut p);
+        assert_eq!(
+            freed,
+            Freed {
+                models: 2,
+                bytes: 2_100_000_000
+            }
+        );
+        assert!(p.slots.is_empty());
+        assert_eq!(
+            p.unloaded.get(&key("a")),
+            Some(&BY_BUTTON),
+            "said when it loads again"
+        );
+        assert_eq!(p.unloaded.get(&key("loading")), None);
+        assert_eq!(
+            freed.to_string(),
+            "unloaded 2 models (2.1 GB of weights); renders still running keep theirs until they finish"
+        );
+        assert_eq!(take_all(&mut p).to_string(), "no model was loaded");
+        let one = Freed {
+            models: 1,
+            bytes: 50_000_000,
+        };
+        assert!(one
+            .to_string()
+            .starts_with("unloaded 1 model (0.1 GB of weights)"));
     }
 }

@@ -26,6 +26,9 @@ pub mod names {
     pub const TIMING: &str = "timing";
     pub const PAST_END: &str = "pastEnd";
     pub const DEVICE: &str = "device";
+    pub const GPU_INDEX: &str = "gpuIndex";
+    pub const STRICT_DEVICE: &str = "strictDevice";
+    pub const UNLOAD_MODELS: &str = "unloadModels";
     pub const AUTO_GENERATE: &str = "autoGenerate";
     pub const GENERATE: &str = "generate";
     pub const CACHE_FOLDER: &str = "cacheFolder";
@@ -187,6 +190,9 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         FRAMES,
         SCHEDULER,
         DEVICE,
+        GPU_INDEX,
+        STRICT_DEVICE,
+        UNLOAD_MODELS,
     ];
     let output = [
         OUTPUT_SIZE,
@@ -228,7 +234,11 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (1.0, 20.0) }),
         def(FRAMES, "Frames", "Frames to generate (at most the model's maximum).", int(0, (0, t2v_engine::limits::MAX_FRAMES as i32), (1, 64))),
         def(SCHEDULER, "Scheduler", "Sampler; Model Default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Only the schedulers the model can run are offered where the host can change the menu; elsewhere another choice falls back to the model's default, said in Status.", choice(&SCHEDULERS, 0)),
-        def(DEVICE, "Device", "Where the model runs (GPU needs CUDA; falls back to CPU).", choice(&["CPU", "GPU (CUDA)"], 0)),
+        def(DEVICE, "Device", "Where the model runs (GPU needs the CUDA bundle or CUDA 13; falls back to CPU unless Strict Device).", choice(&["CPU", "GPU (CUDA)"], 0)),
+        // Device controls: which GPU, no silent fallback in strict mode, freeing memory on demand.
+        def(GPU_INDEX, "GPU Index", "Which GPU runs the model when there are several (CUDA's numbering, 0 first).", int(0, (0, 63), (0, 7))),
+        def(STRICT_DEVICE, "Strict Device", "Fail the render when the GPU cannot be used instead of running on the CPU (also T2V_STRICT_DEVICE=1).", Kind::Bool(false)),
+        def(UNLOAD_MODELS, "Unload Models", "Release every loaded model's memory now (renders still running keep theirs until they finish).", Kind::Button),
         def(OUTPUT_SIZE, "Generate At", "Resolution of the generated clip. A project larger than 4096 pixels a side generates the largest size of its aspect the engine takes, upscaled.", choice(&["Project Size", "Model Native", "Custom"], 1)),
         def(WIDTH, "Width", "Custom generation width (pixels).", int(256, (8, max_side), (64, 2048))),
         def(HEIGHT, "Height", "Custom generation height (pixels).", int(256, (8, max_side), (64, 2048))),
@@ -358,6 +368,9 @@ mod tests {
             "timing",
             "pastEnd",
             "device",
+            "gpuIndex",
+            "strictDevice",
+            "unloadModels",
             "autoGenerate",
             "generate",
             "cacheFolder",

@@ -8,6 +8,7 @@ use clip_cache::ClipCache;
 use ofx_sys::*;
 
 use crate::colour_management;
+use crate::device;
 use crate::fit::{place, Placement};
 use crate::generate::{self, Failure};
 use crate::instance;
@@ -109,7 +110,9 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
     let (fetched, notes) = if may_generate {
-        let got = generate::get_or_generate(effect, &job, &settings.cache_folder, settings.gpu);
+        let runtime =
+            device::options(&settings, t2v_engine::strict_device()).map_err(Error::failed)?;
+        let got = generate::get_or_generate(effect, &job, &settings.cache_folder, &runtime);
         if let Err(Failure::Error(e)) = &got {
             session::set_status(&key, format!("Failed: {}", e.message));
         }

@@ -52,6 +52,10 @@ pub struct Settings {
     pub timing: Timing,
     pub past_end: PastEnd,
     pub gpu: bool,
+    /// CUDA's device index for `gpu`.
+    pub gpu_index: u32,
+    /// Fail rather than fall back to the CPU (the parameter; `T2V_STRICT_DEVICE` is read at render).
+    pub strict_device: bool,
     pub auto_generate: bool,
     /// Empty: not set.
     pub cache_folder: PathBuf,
@@ -99,6 +103,8 @@ impl Settings {
             timing: Timing::from_index(int(TIMING)?),
             past_end: PastEnd::from_index(int(PAST_END)?),
             gpu: int(DEVICE)? == 1,
+            gpu_index: non_negative(int(GPU_INDEX)?),
+            strict_device: int(STRICT_DEVICE)? != 0,
             auto_generate: int(AUTO_GENERATE)? != 0,
             cache_folder: folder(CACHE_FOLDER)?,
         })

@@ -29,6 +29,8 @@ fn render(instance: &Instance, model: &Path, seed: i32) -> String {
 fn models_leave_memory_over_budget_and_with_the_last_instance() {
     // A budget of 0 MB keeps only the model used last.
     std::env::set_var("T2V_MODEL_MEMORY_MB", "0");
+    // A pool with worker threads (the default on a 2-core machine has none), so sharing shows.
+    std::env::set_var("T2V_THREADS", "3");
     let cache = tempfile::tempdir().unwrap();
     let fixture = common::fixture_model();
     let shapes = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,12 +43,15 @@ fn models_leave_memory_over_budget_and_with_the_last_instance() {
     instance.set_param("steps", 1).unwrap();
     instance.set_param("frames", 1).unwrap();
 
-    let idle = threads();
     let first = render(&instance, &fixture, 1);
     assert!(!first.contains("loaded again"), "{first}");
     let loaded = threads();
-    assert!(loaded > idle, "sessions start threads: {idle} → {loaded}");
     assert!(!render(&instance, &shapes, 1).contains("loaded again"));
+    assert_eq!(
+        threads(),
+        loaded,
+        "another model's sessions share the process's thread pool"
+    );
     let again = render(&instance, &fixture, 2);
     assert!(
         again.ends_with(
@@ -57,13 +62,7 @@ fn models_leave_memory_over_budget_and_with_the_last_instance() {
     );
     assert!(!render(&instance, &fixture, 3).contains("loaded again"));
 
-    let before = threads();
     instance.destroy().unwrap();
-    let after = threads();
-    assert!(
-        after < before,
-        "the model's threads end with the last instance: {before} → {after}"
-    );
 
     let instance = common::instance(&session, Context::Generator, cache.path());
     instance.set_param("useModelDefaults", false).unwrap();

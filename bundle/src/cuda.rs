@@ -1,0 +1,460 @@
+//! The CUDA flavours of the bundle (`build --cuda`, `build --cuda=system`): ONNX Runtime's GPU build
+//! (`onnxruntime-gpu`, CUDA 13) in place of the CPU one and, for `--cuda`, NVIDIA's CUDA 13 runtime
+//! libraries from their PyPI wheels in `Contents/Linux-x86-64/cuda/`, where the engine preloads them
+//! from (no `LD_LIBRARY_PATH`, only the NVIDIA driver needed). `--cuda=system` uses the machine's own
+//! CUDA 13 and cuDNN 9. Wheels are pinned by version and sha256; pip checks the hashes as it downloads
+//! (`--require-hashes`), once, into `target/onnxruntime-gpu/`.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{fsutil, layout, ort_fetch};
+
+/// Where the CUDA libraries come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flavour {
+    /// NVIDIA's CUDA 13 runtime wheels inside the bundle.
+    Bundled,
+    /// The machine's CUDA 13 and cuDNN 9; only ONNX Runtime's CUDA provider is shipped.
+    System,
+}
+
+impl Flavour {
+    /// The folder under `target/` the bundle is assembled in.
+    pub fn out_dir(self) -> &'static str {
+        match self {
+            Flavour::Bundled => "bundle-cuda",
+            Flavour::System => "bundle-cuda-system",
+        }
+    }
+}
+
+/// A pinned wheel and the libraries taken from it (members whose file name starts with a prefix and
+/// holds ".so").
+pub struct Wheel {
+    pub project: &'static str,
+    pub version: &'static str,
+    pub file: &'static str,
+    pub sha256: &'static str,
+    pub libraries: &'static [&'static str],
+}
+
+/// ONNX Runtime's GPU build: the runtime and its CUDA provider (CPython 3.12 build; the libraries are
+/// the same in every Python tag).
+pub const ONNX_RUNTIME_GPU: Wheel = Wheel {
+    project: "onnxruntime-gpu",
+    version: ort_fetch::VERSION,
+    file: "onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl",
+    sha256: "05d548956197b9d01f59b625de740e0d6be3593f874e241a12dc0362650ecdf7",
+    libraries: &[
+        "libonnxruntime.so.",
+        "libonnxruntime_providers_cuda.so",
+        "libonnxruntime_providers_shared.so",
+    ],
+};
+
+/// NVIDIA's CUDA 13 runtime wheels, for `Flavour::Bundled`.
+pub const CUDA_WHEELS: [Wheel; 7] = [
+    Wheel {
+        project: "nvidia-cuda-runtime",
+        version: "13.5.37",
+        file: "nvidia_cuda_runtime-13.5.37-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        sha256: "df2b79a8852f10d1fef8c848489c49eebb5754051bf870202a862831412b179d",
+        libraries: &["libcudart.so"],
+    },
+    Wheel {
+        project: "nvidia-cublas",
+        version: "13.10.0.20",
+        file: "nvidia_cublas-13.10.0.20-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.whl",
+        sha256: "dcc6d63884c53d07e267ce7e6feac17b2538cebaafec5db865736c3e28e4dc84",
+        libraries: &["libcublas.so", "libcublasLt.so"],
+    },
+    Wheel {
+        project: "nvidia-curand",
+        version: "10.4.5.25",
+        file: "nvidia_curand-10.4.5.25-py3-none-manylinux_2_27_x86_64.whl",
+        sha256: "22bb226a857e5888fe6b54ae465fc4371296bcff13a35f79e19691bcf454f529",
+        libraries: &["libcurand.so"],
+    },
+    Wheel {
+        project: "nvidia-cufft",
+        version: "12.5.0.14",
+        file: "nvidia_cufft-12.5.0.14-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        sha256: "b8be26837a5abad2b5b74f3e92dd29f622a42934b355be0961a48712cbba23ad",
+        libraries: &["libcufft.so"],
+    },
+    Wheel {
+        project: "nvidia-cuda-nvrtc",
+        version: "13.5.37",
+        file: "nvidia_cuda_nvrtc-13.5.37-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl",
+        sha256: "86b4d68058807988b7d9af5b44917a0601e9c337f35ccd657bfb3c759ff8d8bc",
+        libraries: &["libnvrtc.so", "libnvrtc-builtins.so"],
+    },
+    Wheel {
+        project: "nvidia-cudnn-cu13",
+        version: "9.28.1.4",
+        file: "nvidia_cudnn_cu13-9.28.1.4-py3-none-manylinux_2_27_x86_64.whl",
+        sha256: "a54f205b1db1f2895d99f398754db1369816f0569dd459731f925635cf7b65ec",
+        libraries: &["libcudnn"],
+    },
+    Wheel {
+        project: "nvidia-nvjitlink",
+        version: "13.5.37",
+        file: "nvidia_nvjitlink-13.5.37-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl",
+        sha256: "280d7cb9649704145f074b8dbde500de04ce02d0872e066e20a83c17bcaa93eb",
+        libraries: &["libnvJitLink.so"],
+    },
+];
+
+/// What the engine checks and preloads from `cuda/` (t2v_engine::cuda::RUNTIME_LIBRARIES and ort's
+/// `preload_dylibs` lists): a bundle without one of them is not assembled.
+pub const REQUIRED: [&str; 15] = [
+    "libcudart.so.13",
+    "libcublasLt.so.13",
+    "libcublas.so.13",
+    "libcurand.so.10",
+    "libcufft.so.12",
+    "libnvrtc.so.13",
+    "libnvJitLink.so.13",
+    "libcudnn.so.9",
+    "libcudnn_graph.so.9",
+    "libcudnn_ops.so.9",
+    "libcudnn_heuristic.so.9",
+    "libcudnn_adv.so.9",
+    "libcudnn_cnn.so.9",
+    "libcudnn_engines_precompiled.so.9",
+    "libcudnn_engines_runtime_compiled.so.9",
+];
+
+/// The folder of the bundled CUDA libraries, beside ONNX Runtime (the engine's `cuda::BUNDLED_DIR`).
+pub const CUDA_DIR: &str = "cuda";
+
+/// The wheels a flavour needs.
+pub fn wheels(flavour: Flavour) -> Vec<&'static Wheel> {
+    let mut all = vec![&ONNX_RUNTIME_GPU];
+    if flavour == Flavour::Bundled {
+        all.extend(CUDA_WHEELS.iter());
+    }
+    all
+}
+
+/// A pip requirements file pinning `wheels` by version and hash.
+pub fn requirements(wheels: &[&Wheel]) -> String {
+    wheels
+        .iter()
+        .map(|w| format!("{}=={} --hash=sha256:{}\n", w.project, w.version, w.sha256))
+        .collect()
+}
+
+/// `python3` arguments that download the wheels of `requirements` for Linux x86-64, CPython 3.12, with
+/// their hashes checked.
+fn pip_download_args(requirements: &Path, dest: &Path) -> Vec<String> {
+    [
+        "-m",
+        "pip",
+        "download",
+        "--require-hashes",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.12",
+        "--disable-pip-version-check",
+        "-r",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        requirements.display().to_string(),
+        "-d".into(),
+        dest.display().to_string(),
+    ])
+    .collect()
+}
+
+/// Downloads (once) the wheels of `flavour` into `target/onnxruntime-gpu/wheels` and returns the folder.
+pub fn fetch(target: &Path, flavour: Flavour) -> Result<PathBuf, String> {
+    let dir = target.join("onnxruntime-gpu");
+    let wheels_dir = dir.join("wheels");
+    let wanted = wheels(flavour);
+    if wanted.iter().all(|w| wheels_dir.join(w.file).is_file()) {
+        return Ok(wheels_dir);
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let list = dir.join(format!("requirements-{}.txt", flavour.out_dir()));
+    fs::write(&list, requirements(&wanted))
+        .map_err(|e| format!("cannot write {}: {e}", list.display()))?;
+    let status = Command::new("python3")
+        .args(pip_download_args(&list, &wheels_dir))
+        .status()
+        .map_err(|e| format!("pip download of the CUDA wheels: cannot run python3: {e}"))?;
+    if !status.success() {
+        return Err(format!("pip download of the CUDA wheels failed ({status})"));
+    }
+    match wanted.iter().find(|w| !wheels_dir.join(w.file).is_file()) {
+        Some(w) => Err(format!(
+            "pip finished but {} is not in {}",
+            w.file,
+            wheels_dir.display()
+        )),
+        None => Ok(wheels_dir),
+    }
+}
+
+/// Copies the libraries `wheel` lists out of its file in `wheels_dir` into `dest` (flat, by file name);
+/// returns their names.
+fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Vec<String>, String> {
+    let path = wheels_dir.join(wheel.file);
+    let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut archive = zip::ZipArchive::new(File::open(&path).map_err(|e| context(&e))?)
+        .map_err(|e| context(&e))?;
+    let mut taken = Vec::new();
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(|e| context(&e))?;
+        let Some(name) = member
+            .enclosed_name()
+            .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        else {
+            continue;
+        };
+        let wanted = wheel
+            .libraries
+            .iter()
+            .any(|prefix| name.starts_with(prefix) && name.contains(".so"));
+        if !member.is_file() || !wanted {
+            continue;
+        }
+        let out = dest.join(&name);
+        let mut file = File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::io::copy(&mut member, &mut file).map_err(|e| context(&e))?;
+        taken.push(name);
+    }
+    if taken.is_empty() {
+        return Err(format!(
+            "{} holds none of {:?}",
+            path.display(),
+            wheel.libraries
+        ));
+    }
+    Ok(taken)
+}
+
+/// Assembles the `flavour` bundle under `out_dir` from `plugin`, the downloaded wheels and the default
+/// model: the GPU ONNX Runtime and its providers beside the plugin, the CUDA libraries in `cuda/`.
+pub fn assemble(
+    flavour: Flavour,
+    plugin: &Path,
+    wheels_dir: &Path,
+    default_model: Option<&Path>,
+    out_dir: &Path,
+) -> Result<PathBuf, String> {
+    let staging = out_dir.join("partial");
+    fsutil::remove(&staging)?;
+    let libs = staging.join("onnxruntime-gpu");
+    fs::create_dir_all(&libs).map_err(|e| format!("cannot create {}: {e}", libs.display()))?;
+    extract_libraries(wheels_dir, &ONNX_RUNTIME_GPU, &libs)?;
+    let inputs = layout::Inputs {
+        plugin,
+        onnxruntime: &libs.join(ort_fetch::library_name()),
+        default_model,
+    };
+    let bundle = layout::assemble(&inputs, &staging)?;
+    let arch = bundle.join("Contents").join(layout::ARCH_DIR);
+    for provider in &ONNX_RUNTIME_GPU.libraries[1..] {
+        fsutil::copy_file(&libs.join(provider), &arch.join(provider))?;
+    }
+    if flavour == Flavour::Bundled {
+        let cuda = arch.join(CUDA_DIR);
+        fs::create_dir_all(&cuda).map_err(|e| format!("cannot create {}: {e}", cuda.display()))?;
+        for wheel in &CUDA_WHEELS {
+            extract_libraries(wheels_dir, wheel, &cuda)?;
+        }
+        if let Some(missing) = REQUIRED.iter().find(|lib| !cuda.join(lib).is_file()) {
+            return Err(format!(
+                "the CUDA wheels gave no {missing}; the pinned versions in bundle/src/cuda.rs need updating"
+            ));
+        }
+    }
+    let done = out_dir.join(layout::BUNDLE_NAME);
+    fsutil::remove(&done)?;
+    fs::rename(&bundle, &done)
+        .map_err(|e| format!("cannot move {} into place: {e}", bundle.display()))?;
+    fsutil::remove(&staging)?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a fake wheel named like `wheel` holding `members` (each with its own name as content).
+    fn fake_wheel(dir: &Path, wheel: &Wheel, members: &[&str]) {
+        let mut zip = zip::ZipWriter::new(File::create(dir.join(wheel.file)).unwrap());
+        for member in members {
+            zip.start_file(*member, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut zip, member.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    /// Fake wheels for every pin: the GPU runtime's libraries plus headers and Python files to skip.
+    fn fake_wheels(dir: &Path) {
+        fake_wheel(
+            dir,
+            &ONNX_RUNTIME_GPU,
+            &[
+                "onnxruntime/__init__.py",
+                "onnxruntime/capi/libonnxruntime.so.1.31.1",
+                "onnxruntime/capi/libonnxruntime_providers_cuda.so",
+                "onnxruntime/capi/libonnxruntime_providers_shared.so",
+                "onnxruntime/capi/libonnxruntime_providers_tensorrt.so",
+            ],
+        );
+        let lib = |name: &str| format!("nvidia/cu13/lib/{name}");
+        for wheel in &CUDA_WHEELS {
+            let mut members: Vec<String> = REQUIRED
+                .iter()
+                .filter(|r| wheel.libraries.iter().any(|p| r.starts_with(p)))
+                .map(|r| lib(r))
+                .collect();
+            members.push("nvidia/cu13/include/header.h".into());
+            let members: Vec<&str> = members.iter().map(String::as_str).collect();
+            fake_wheel(dir, wheel, &members);
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn inputs(tmp: &Path) -> (PathBuf, PathBuf) {
+        let plugin = tmp.join("libtext_to_video.so");
+        fs::write(&plugin, b"plugin").unwrap();
+        let wheels = tmp.join("wheels");
+        fs::create_dir(&wheels).unwrap();
+        fake_wheels(&wheels);
+        (plugin, wheels)
+    }
+
+    #[test]
+    fn the_cuda_bundle_carries_the_gpu_runtime_and_the_cuda_libraries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (plugin, wheels) = inputs(tmp.path());
+        let out = tmp.path().join("out");
+        let bundle = assemble(Flavour::Bundled, &plugin, &wheels, None, &out).unwrap();
+        assert_eq!(bundle, out.join("TextToVideo.ofx.bundle"));
+        let arch = bundle.join("Contents/Linux-x86-64");
+        assert_eq!(
+            names(&arch),
+            [
+                "TextToVideo.ofx",
+                "cuda",
+                "libonnxruntime.so.1.31.1",
+                "libonnxruntime_providers_cuda.so",
+                "libonnxruntime_providers_shared.so"
+            ]
+        );
+        let mut required: Vec<String> = REQUIRED.iter().map(|s| s.to_string()).collect();
+        required.sort();
+        assert_eq!(names(&arch.join("cuda")), required);
+        assert_eq!(
+            fs::read(arch.join("cuda/libcudart.so.13")).unwrap(),
+            b"nvidia/cu13/lib/libcudart.so.13"
+        );
+        assert_eq!(
+            fs::read(arch.join("libonnxruntime.so.1.31.1")).unwrap(),
+            b"onnxruntime/capi/libonnxruntime.so.1.31.1"
+        );
+        assert_eq!(names(&out), ["TextToVideo.ofx.bundle"], "no staging left");
+    }
+
+    #[test]
+    fn the_system_flavour_ships_only_the_cuda_provider() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (plugin, wheels) = inputs(tmp.path());
+        let out = tmp.path().join("out");
+        let bundle = assemble(Flavour::System, &plugin, &wheels, None, &out).unwrap();
+        assert_eq!(
+            names(&bundle.join("Contents/Linux-x86-64")),
+            [
+                "TextToVideo.ofx",
+                "libonnxruntime.so.1.31.1",
+                "libonnxruntime_providers_cuda.so",
+                "libonnxruntime_providers_shared.so"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wheel_lacking_a_library_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (plugin, wheels) = inputs(tmp.path());
+        fake_wheel(&wheels, &CUDA_WHEELS[5], &["nvidia/cu13/lib/libcudnn.so.9"]);
+        let err = assemble(
+            Flavour::Bundled,
+            &plugin,
+            &wheels,
+            None,
+            &tmp.path().join("out"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "the CUDA wheels gave no libcudnn_graph.so.9; the pinned versions in bundle/src/cuda.rs \
+             need updating"
+        );
+        fake_wheel(&wheels, &CUDA_WHEELS[0], &["nvidia/cu13/include/cuda.h"]);
+        let err = assemble(
+            Flavour::Bundled,
+            &plugin,
+            &wheels,
+            None,
+            &tmp.path().join("out"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{} holds none of [\"libcudart.so\"]",
+                wheels.join(CUDA_WHEELS[0].file).display()
+            )
+        );
+    }
+
+    #[test]
+    fn pins_every_wheel_by_version_and_hash() {
+        assert_eq!(wheels(Flavour::System).len(), 1);
+        let text = requirements(&wheels(Flavour::Bundled));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 8);
+        assert_eq!(
+            lines[0],
+            "onnxruntime-gpu==1.31.1 --hash=sha256:05d548956197b9d01f59b625de740e0d6be3593f874e241a12dc0362650ecdf7"
+        );
+        for (line, wheel) in lines.iter().zip(wheels(Flavour::Bundled)) {
+            assert!(
+                wheel.sha256.len() == 64 && wheel.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            );
+            assert!(
+                wheel.file.contains(&wheel.version.to_string()),
+                "{}",
+                wheel.file
+            );
+            assert!(line.starts_with(&format!("{}=={} ", wheel.project, wheel.version)));
+        }
+        let args = pip_download_args(Path::new("/t/r.txt"), Path::new("/t/w"));
+        assert_eq!(
+            args.join(" "),
+            "-m pip download --require-hashes --no-deps --only-binary=:all: --platform \
+             manylinux_2_28_x86_64 --python-version 3.12 --disable-pip-version-check -r /t/r.txt -d /t/w"
+        );
+    }
+}
