@@ -286,7 +286,7 @@ fn output_transfer() -> Def {
     def(
         names::OUTPUT_TRANSFER,
         "Output Transfer",
-        "sRGB (display): the frames as the model made them, for display-referred timelines. Linear \
+        "sRGB (Display): the frames as the model made them, for display-referred timelines. Linear \
          (Rec.709 primaries): the same light decoded with the sRGB curve, for scene-linear hosts (Nuke, \
          colour-managed Resolve). A colour-managed (OpenFX 1.5) host that asks for one of these gets it.",
         choice(&labels, 0),
@@ -478,7 +478,8 @@ mod tests {
                 let ok = first.is_uppercase()
                     || !first.is_alphabetic()
                     || (i > 0 && small.contains(&word))
-                    || word == "a"; // "Euler a" is the sampler's name
+                    || word == "a" // "Euler a" is the sampler's name
+                    || word == "sRGB";
                 assert!(ok, "{text:?}: {word:?}");
             }
         };

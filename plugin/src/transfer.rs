@@ -26,8 +26,8 @@ impl Transfer {
 
     pub fn label(self) -> &'static str {
         match self {
-            Transfer::Srgb => "sRGB (display)",
-            Transfer::Linear => "Linear (Rec.709 primaries)",
+            Transfer::Srgb => "sRGB (Display)",
+            Transfer::Linear => "Linear (Rec.709 Primaries)",
         }
     }
 

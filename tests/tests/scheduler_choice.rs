@@ -117,7 +117,7 @@ fn menu(instance: &Instance) -> Vec<String> {
         .strings(ofx_sys::kOfxParamPropChoiceOption)
 }
 
-const EVERY_SCHEDULER: [&str; 7] = [
+const EVERY_SCHEDULER: [&str; 8] = [
     "Model Default",
     "DDIM",
     "Euler",
@@ -125,6 +125,7 @@ const EVERY_SCHEDULER: [&str; 7] = [
     "DPM++ 2M",
     "LCM",
     "Flow Euler",
+    "UniPC",
 ];
 const EPSILON_SCHEDULERS: [&str; 6] = [
     "Model Default",
