@@ -25,7 +25,8 @@ pub enum Cmd {
     },
     /// Downloads ONNX Runtime (once) and prints the library's path.
     FetchOrt,
-    /// Copies the built bundle to DIR, else the first folder of $OFX_PLUGIN_PATH, else the system folder.
+    /// Copies the built bundle to DIR, else the first folder of $OFX_PLUGIN_PATH, else the system folder
+    /// (/usr/OFX/Plugins; C:\Program Files\Common Files\OFX\Plugins on Windows).
     Install {
         #[arg(long, value_name = "DIR")]
         dest: Option<PathBuf>,
