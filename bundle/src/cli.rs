@@ -14,12 +14,12 @@ pub struct Cli {
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum Cmd {
-    /// Builds the plugin and assembles the bundle under target/bundle.
+    /// Builds the plugin for Linux and Windows and assembles the bundle under target/bundle.
     Build {
         /// Builds the plugin in release mode.
         #[arg(long)]
         release: bool,
-        /// The test-only fault-injection build, assembled under target/bundle-faults.
+        /// The test-only fault-injection build (Linux only), assembled under target/bundle-faults.
         #[arg(long)]
         faults: bool,
     },
