@@ -129,6 +129,7 @@ fn the_windows_binary_imports_only_system_dlls() {
                 "advapi32.dll",
                 "bcrypt.dll",
                 "bcryptprimitives.dll",
+                "combase.dll",
                 "kernel32.dll",
                 "msvcrt.dll",
                 "ntdll.dll",
