@@ -14,12 +14,12 @@ pub struct Cli {
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum Cmd {
-    /// Builds the plugin and assembles the bundle under target/bundle.
+    /// Builds the plugin for Linux and Windows and assembles the bundle under target/bundle.
     Build {
         /// Builds the plugin in release mode.
         #[arg(long)]
         release: bool,
-        /// The test-only fault-injection build, assembled under target/bundle-faults.
+        /// The test-only fault-injection build (Linux only), assembled under target/bundle-faults.
         #[arg(long)]
         faults: bool,
         /// ONNX Runtime's CUDA build, with NVIDIA's CUDA 13 libraries inside (`--cuda`, under
@@ -30,7 +30,8 @@ pub enum Cmd {
     },
     /// Downloads ONNX Runtime (once) and prints the library's path.
     FetchOrt,
-    /// Copies the built bundle to DIR, else the first folder of $OFX_PLUGIN_PATH, else the system folder.
+    /// Copies the built bundle to DIR, else the first folder of $OFX_PLUGIN_PATH, else the system folder
+    /// (/usr/OFX/Plugins; C:\Program Files\Common Files\OFX\Plugins on Windows).
     Install {
         #[arg(long, value_name = "DIR")]
         dest: Option<PathBuf>,

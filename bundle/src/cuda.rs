@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{fsutil, layout, ort_fetch};
+use crate::{fsutil, layout, ort_fetch, platform};
 
 /// Where the CUDA libraries come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -241,13 +241,22 @@ fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Ve
     Ok(taken)
 }
 
-/// Assembles the `flavour` bundle under `out_dir` from `plugin`, the downloaded wheels and the default
-/// model: the GPU ONNX Runtime and its providers beside the plugin, the CUDA libraries in `cuda/`.
+/// What the CUDA bundle carries besides ONNX Runtime's GPU build and the CUDA libraries.
+pub struct Shipped<'a> {
+    pub plugin: &'a Path,
+    pub default_model: Option<&'a Path>,
+    /// The repository's LICENSE and the Rust crates' notices (as the CPU bundle has them).
+    pub license: &'a Path,
+    pub crate_notices: &'a str,
+}
+
+/// Assembles the `flavour` bundle under `out_dir` from the plugin, the downloaded wheels and the default
+/// model: the GPU ONNX Runtime (with its licence texts) and its providers beside the plugin, the CUDA
+/// libraries in `cuda/`.
 pub fn assemble(
     flavour: Flavour,
-    plugin: &Path,
+    shipped: &Shipped,
     wheels_dir: &Path,
-    default_model: Option<&Path>,
     out_dir: &Path,
 ) -> Result<PathBuf, String> {
     let staging = out_dir.join("partial");
@@ -255,13 +264,32 @@ pub fn assemble(
     let libs = staging.join("onnxruntime-gpu");
     fs::create_dir_all(&libs).map_err(|e| format!("cannot create {}: {e}", libs.display()))?;
     extract_libraries(wheels_dir, &ONNX_RUNTIME_GPU, &libs)?;
+    let linux = &platform::LINUX;
+    let runtime = ort_fetch::Runtime {
+        library: libs.join(linux.onnxruntime),
+        license: libs.join("LICENSE"),
+        notices: libs.join("ThirdPartyNotices.txt"),
+    };
+    let gpu_wheel = wheels_dir.join(ONNX_RUNTIME_GPU.file);
+    ort_fetch::extract(&gpu_wheel, "onnxruntime/LICENSE", &runtime.license)?;
+    ort_fetch::extract(
+        &gpu_wheel,
+        "onnxruntime/ThirdPartyNotices.txt",
+        &runtime.notices,
+    )?;
+    let binaries = [layout::Binaries {
+        platform: linux,
+        plugin: shipped.plugin,
+        onnxruntime: &runtime,
+    }];
     let inputs = layout::Inputs {
-        plugin,
-        onnxruntime: &libs.join(ort_fetch::library_name()),
-        default_model,
+        binaries: &binaries,
+        default_model: shipped.default_model,
+        license: shipped.license,
+        crate_notices: shipped.crate_notices,
     };
     let bundle = layout::assemble(&inputs, &staging)?;
-    let arch = bundle.join("Contents").join(layout::ARCH_DIR);
+    let arch = bundle.join("Contents").join(linux.dir);
     for provider in &ONNX_RUNTIME_GPU.libraries[1..] {
         fsutil::copy_file(&libs.join(provider), &arch.join(provider))?;
     }
@@ -307,6 +335,8 @@ mod tests {
             &ONNX_RUNTIME_GPU,
             &[
                 "onnxruntime/__init__.py",
+                "onnxruntime/LICENSE",
+                "onnxruntime/ThirdPartyNotices.txt",
                 "onnxruntime/capi/libonnxruntime.so.1.31.1",
                 "onnxruntime/capi/libonnxruntime_providers_cuda.so",
                 "onnxruntime/capi/libonnxruntime_providers_shared.so",
@@ -335,21 +365,42 @@ mod tests {
         names
     }
 
+    /// A fake plugin binary and LICENSE in `tmp`, and fake wheels in `tmp/wheels`.
     fn inputs(tmp: &Path) -> (PathBuf, PathBuf) {
-        let plugin = tmp.join("libtext_to_video.so");
-        fs::write(&plugin, b"plugin").unwrap();
+        fs::write(tmp.join("libtext_to_video.so"), b"plugin").unwrap();
+        fs::write(tmp.join("LICENSE"), b"Apache-2.0").unwrap();
         let wheels = tmp.join("wheels");
         fs::create_dir(&wheels).unwrap();
         fake_wheels(&wheels);
-        (plugin, wheels)
+        (tmp.to_path_buf(), wheels)
+    }
+
+    fn shipped(tmp: &Path) -> (PathBuf, PathBuf) {
+        (tmp.join("libtext_to_video.so"), tmp.join("LICENSE"))
+    }
+
+    fn assemble_from(
+        flavour: Flavour,
+        tmp: &Path,
+        wheels: &Path,
+        out: &Path,
+    ) -> Result<PathBuf, String> {
+        let (plugin, license) = shipped(tmp);
+        let shipped = Shipped {
+            plugin: &plugin,
+            default_model: None,
+            license: &license,
+            crate_notices: "crates",
+        };
+        assemble(flavour, &shipped, wheels, out)
     }
 
     #[test]
     fn the_cuda_bundle_carries_the_gpu_runtime_and_the_cuda_libraries() {
         let tmp = tempfile::tempdir().unwrap();
-        let (plugin, wheels) = inputs(tmp.path());
+        let (dir, wheels) = inputs(tmp.path());
         let out = tmp.path().join("out");
-        let bundle = assemble(Flavour::Bundled, &plugin, &wheels, None, &out).unwrap();
+        let bundle = assemble_from(Flavour::Bundled, &dir, &wheels, &out).unwrap();
         assert_eq!(bundle, out.join("TextToVideo.ofx.bundle"));
         let arch = bundle.join("Contents/Linux-x86-64");
         assert_eq!(
@@ -373,15 +424,21 @@ mod tests {
             fs::read(arch.join("libonnxruntime.so.1.31.1")).unwrap(),
             b"onnxruntime/capi/libonnxruntime.so.1.31.1"
         );
+        let notices = bundle.join("Contents/Resources/Licenses/onnxruntime/Linux-x86-64");
+        assert_eq!(
+            fs::read(notices.join("ThirdPartyNotices.txt")).unwrap(),
+            b"onnxruntime/ThirdPartyNotices.txt",
+            "the GPU build's own notices"
+        );
         assert_eq!(names(&out), ["TextToVideo.ofx.bundle"], "no staging left");
     }
 
     #[test]
     fn the_system_flavour_ships_only_the_cuda_provider() {
         let tmp = tempfile::tempdir().unwrap();
-        let (plugin, wheels) = inputs(tmp.path());
+        let (dir, wheels) = inputs(tmp.path());
         let out = tmp.path().join("out");
-        let bundle = assemble(Flavour::System, &plugin, &wheels, None, &out).unwrap();
+        let bundle = assemble_from(Flavour::System, &dir, &wheels, &out).unwrap();
         assert_eq!(
             names(&bundle.join("Contents/Linux-x86-64")),
             [
@@ -396,30 +453,18 @@ mod tests {
     #[test]
     fn a_wheel_lacking_a_library_is_named() {
         let tmp = tempfile::tempdir().unwrap();
-        let (plugin, wheels) = inputs(tmp.path());
+        let (dir, wheels) = inputs(tmp.path());
         fake_wheel(&wheels, &CUDA_WHEELS[5], &["nvidia/cu13/lib/libcudnn.so.9"]);
-        let err = assemble(
-            Flavour::Bundled,
-            &plugin,
-            &wheels,
-            None,
-            &tmp.path().join("out"),
-        )
-        .unwrap_err();
+        let err =
+            assemble_from(Flavour::Bundled, &dir, &wheels, &tmp.path().join("out")).unwrap_err();
         assert_eq!(
             err,
             "the CUDA wheels gave no libcudnn_graph.so.9; the pinned versions in bundle/src/cuda.rs \
              need updating"
         );
         fake_wheel(&wheels, &CUDA_WHEELS[0], &["nvidia/cu13/include/cuda.h"]);
-        let err = assemble(
-            Flavour::Bundled,
-            &plugin,
-            &wheels,
-            None,
-            &tmp.path().join("out"),
-        )
-        .unwrap_err();
+        let err =
+            assemble_from(Flavour::Bundled, &dir, &wheels, &tmp.path().join("out")).unwrap_err();
         assert_eq!(
             err,
             format!(

@@ -4,12 +4,23 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil;
 
-/// Where hosts look first: the first entry of `OFX_PLUGIN_PATH` (":"-separated), else `/usr/OFX/Plugins`.
-pub fn default_dest(ofx_plugin_path: Option<&str>) -> PathBuf {
+/// The folder OpenFX hosts on `os` (`std::env::consts::OS`) scan system-wide (Flame scans only this one).
+pub fn system_dir(os: &str) -> &'static str {
+    match os {
+        "windows" => r"C:\Program Files\Common Files\OFX\Plugins",
+        "macos" => "/Library/OFX/Plugins",
+        _ => "/usr/OFX/Plugins",
+    }
+}
+
+/// Where hosts on `os` look first: the first entry of `OFX_PLUGIN_PATH` (";"-separated on Windows, ":"
+/// elsewhere), else [`system_dir`].
+pub fn default_dest(ofx_plugin_path: Option<&str>, os: &str) -> PathBuf {
+    let separator = if os == "windows" { ';' } else { ':' };
     ofx_plugin_path
-        .and_then(|list| list.split(':').find(|entry| !entry.is_empty()))
+        .and_then(|list| list.split(separator).find(|entry| !entry.is_empty()))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/OFX/Plugins"))
+        .unwrap_or_else(|| PathBuf::from(system_dir(os)))
 }
 
 /// Replaces `dest/<bundle name>` with a fresh copy of `bundle`; returns the installed path.
@@ -29,10 +40,25 @@ mod tests {
 
     #[test]
     fn picks_the_first_plugin_path_entry() {
-        assert_eq!(default_dest(Some("/a:/b")), PathBuf::from("/a"));
-        assert_eq!(default_dest(Some(":/b")), PathBuf::from("/b"));
-        assert_eq!(default_dest(Some("")), PathBuf::from("/usr/OFX/Plugins"));
-        assert_eq!(default_dest(None), PathBuf::from("/usr/OFX/Plugins"));
+        let linux = |list| default_dest(list, "linux");
+        assert_eq!(linux(Some("/a:/b")), PathBuf::from("/a"));
+        assert_eq!(linux(Some(":/b")), PathBuf::from("/b"));
+        assert_eq!(linux(Some("")), PathBuf::from("/usr/OFX/Plugins"));
+        assert_eq!(linux(None), PathBuf::from("/usr/OFX/Plugins"));
+    }
+
+    #[test]
+    fn knows_the_windows_and_macos_folders() {
+        let windows = |list| default_dest(list, "windows");
+        assert_eq!(
+            windows(None),
+            PathBuf::from(r"C:\Program Files\Common Files\OFX\Plugins")
+        );
+        assert_eq!(windows(Some(r";D:\ofx;E:\x")), PathBuf::from(r"D:\ofx"));
+        assert_eq!(
+            default_dest(None, "macos"),
+            PathBuf::from("/Library/OFX/Plugins")
+        );
     }
 
     #[test]

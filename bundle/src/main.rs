@@ -1,5 +1,5 @@
-//! `bundle`: builds `TextToVideo.ofx.bundle`, fetches ONNX Runtime from its PyPI wheel and installs the
-//! bundle where OpenFX hosts look for plugins.
+//! `bundle`: builds `TextToVideo.ofx.bundle` for Linux and Windows hosts, fetches ONNX Runtime from its
+//! PyPI wheels and installs the bundle where OpenFX hosts look for plugins.
 //!
 //! ```text
 //! cargo run -p bundle -- build [--release] [--faults | --cuda[=system]]
@@ -8,19 +8,23 @@
 //! ```
 
 mod cli;
+mod compile;
 mod cuda;
 mod fsutil;
 mod icon;
 mod install;
 mod layout;
+mod notices;
 mod ort_fetch;
+mod platform;
 mod plist;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use cli::Cmd;
+use platform::Platform;
 
 fn main() -> ExitCode {
     let cmd = cli::Cli::parse().cmd;
@@ -37,12 +41,18 @@ fn run(cmd: Cmd) -> Result<(), String> {
     let root = workspace_root();
     let target = target_dir(&root);
     match cmd {
-        Cmd::FetchOrt => ort_fetch::fetch(&target).map(|lib| println!("{}", lib.display())),
+        Cmd::FetchOrt => ort_fetch::fetch(&target, &platform::LINUX)
+            .map(|runtime| println!("{}", runtime.library.display())),
         Cmd::Build {
             release,
             faults,
-            cuda,
-        } => build(&root, &target, release, faults, cuda).map(|b| println!("{}", b.display())),
+            cuda: None,
+        } => build(&root, &target, release, faults).map(|b| println!("{}", b.display())),
+        Cmd::Build {
+            release,
+            cuda: Some(flavour),
+            ..
+        } => build_cuda(&root, &target, release, flavour).map(|b| println!("{}", b.display())),
         Cmd::Install { dest } => {
             let bundle = target.join("bundle").join(layout::BUNDLE_NAME);
             if !bundle.is_dir() {
@@ -52,7 +62,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 ));
             }
             let plugin_path = std::env::var("OFX_PLUGIN_PATH").ok();
-            let dest = dest.unwrap_or_else(|| install::default_dest(plugin_path.as_deref()));
+            let dest = dest.unwrap_or_else(|| {
+                install::default_dest(plugin_path.as_deref(), std::env::consts::OS)
+            });
             let installed = install::install(&bundle, &dest)?;
             println!("{}", installed.display());
             Ok(())
@@ -60,50 +72,68 @@ fn run(cmd: Cmd) -> Result<(), String> {
     }
 }
 
-/// Builds the plugin with cargo, fetches ONNX Runtime and assembles the bundle under `target/bundle/`
-/// — or, with `faults`, the test-only fault-injection plugin under `target/bundle-faults/` (same
-/// target folder, so only the plugin crate recompiles; the shipped bundle is a copy and stays as it is).
-fn build(
-    root: &Path,
-    target: &Path,
-    release: bool,
-    faults: bool,
-    cuda: Option<cuda::Flavour>,
-) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args(["build", "-p", "text-to-video-ofx", "--lib"]);
-    if release {
-        command.arg("--release");
+/// Builds the plugin for every shipped platform, fetches their ONNX Runtime, collects the licences and
+/// assembles the bundle under `target/bundle/` — or, with `faults`, the test-only fault-injection
+/// plugin (Linux only) under `target/bundle-faults/` (same target folders, so only the plugin crate
+/// recompiles; the shipped bundle is a copy and stays as it is).
+fn build(root: &Path, target: &Path, release: bool, faults: bool) -> Result<PathBuf, String> {
+    let platforms: &[&Platform] = if faults {
+        &[&platform::LINUX]
+    } else {
+        &platform::SHIPPED
+    };
+    let mut built = Vec::new();
+    for &platform in platforms {
+        let plugin = compile::plugin(root, target, platform, release, faults)?;
+        built.push((platform, plugin, ort_fetch::fetch(target, platform)?));
     }
-    if faults {
-        command.args(["--features", "fault-injection"]);
-    }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building the plugin failed ({status})"));
-    }
-    let profile = if release { "release" } else { "debug" };
-    let plugin = target.join(profile).join(layout::PLUGIN_LIBRARY);
+    let crate_notices = crate_notices(root, platforms)?;
+    let binaries: Vec<layout::Binaries> = built
+        .iter()
+        .map(|(platform, plugin, runtime)| layout::Binaries {
+            platform,
+            plugin,
+            onnxruntime: runtime,
+        })
+        .collect();
     let model = root.join("models").join(layout::DEFAULT_MODEL);
-    let default_model = model.is_dir().then_some(model.as_path());
-    if let Some(flavour) = cuda {
-        let wheels = cuda::fetch(target, flavour)?;
-        let out = target.join(flavour.out_dir());
-        return cuda::assemble(flavour, &plugin, &wheels, default_model, &out);
-    }
-    let ort = ort_fetch::fetch(target)?;
     let inputs = layout::Inputs {
-        plugin: &plugin,
-        onnxruntime: &ort,
-        default_model,
+        binaries: &binaries,
+        default_model: model.is_dir().then_some(model.as_path()),
+        license: &root.join("LICENSE"),
+        crate_notices: &crate_notices,
     };
     let out = if faults { "bundle-faults" } else { "bundle" };
     layout::assemble(&inputs, &target.join(out))
+}
+
+/// The CUDA flavour (Linux only): the plugin with ONNX Runtime's GPU build, under
+/// `target/bundle-cuda[-system]/` (see `cuda.rs`).
+fn build_cuda(
+    root: &Path,
+    target: &Path,
+    release: bool,
+    flavour: cuda::Flavour,
+) -> Result<PathBuf, String> {
+    let plugin = compile::plugin(root, target, &platform::LINUX, release, false)?;
+    let crate_notices = crate_notices(root, &[&platform::LINUX])?;
+    let wheels = cuda::fetch(target, flavour)?;
+    let model = root.join("models").join(layout::DEFAULT_MODEL);
+    let shipped = cuda::Shipped {
+        plugin: &plugin,
+        default_model: model.is_dir().then_some(model.as_path()),
+        license: &root.join("LICENSE"),
+        crate_notices: &crate_notices,
+    };
+    cuda::assemble(flavour, &shipped, &wheels, &target.join(flavour.out_dir()))
+}
+
+/// The licences of every crate compiled into the plugin for `platforms`, checked against the allow-list.
+fn crate_notices(root: &Path, platforms: &[&Platform]) -> Result<String, String> {
+    let triples: Vec<&str> = platforms.iter().map(|p| p.triple).collect();
+    let crates = notices::plugin_crates(root, &triples)?;
+    notices::check_allowed(&crates)?;
+    notices::render(&crates)
 }
 
 /// The workspace root: this crate lives in `<root>/bundle`.

@@ -1,65 +1,120 @@
-//! ONNX Runtime for the bundle: downloaded once as the `onnxruntime` PyPI wheel with the ordinary pip
-//! client, and the shared library extracted from it with the `zip` crate.
+//! ONNX Runtime for the bundle: for each platform, the `onnxruntime` PyPI wheel downloaded once with the
+//! ordinary pip client (pinned by hash in `bundle/onnxruntime-wheels.txt`), and its shared library,
+//! licence and third-party notices extracted from it with the `zip` crate.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::platform::Platform;
+
 pub const VERSION: &str = "1.31.1";
+/// The Python the wheels are for (pip picks the wheel by it; the hashes pin that file).
+const PYTHON_VERSION: &str = "3.11";
 
-/// The shared library's name, inside the wheel (`onnxruntime/capi/`) and in the bundle.
-pub fn library_name() -> String {
-    format!("libonnxruntime.so.{VERSION}")
+/// What the bundle takes from one platform's wheel.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Runtime {
+    pub library: PathBuf,
+    pub license: PathBuf,
+    pub notices: PathBuf,
 }
 
-/// Ensures `target/onnxruntime/libonnxruntime.so.<VERSION>` exists (cached) and returns its path.
-pub fn fetch(target: &Path) -> Result<PathBuf, String> {
-    let dir = target.join("onnxruntime");
-    let library = dir.join(library_name());
-    if library.is_file() {
-        return Ok(library);
-    }
-    let wheels = dir.join("wheel");
-    let wheel = match find_wheel(&wheels) {
-        Some(wheel) => wheel,
-        None => {
-            run_python(&pip_download_args(&wheels), "pip download of onnxruntime")?;
-            find_wheel(&wheels).ok_or_else(|| {
-                format!(
-                    "pip finished but no onnxruntime-{VERSION} wheel is in {}",
-                    wheels.display()
-                )
-            })?
+impl Runtime {
+    /// Where `fetch` keeps them: the library at `target/onnxruntime/<library>` (where
+    /// `ORT_DYLIB_PATH` points in tests), the texts in `target/onnxruntime/<platform dir>/`.
+    fn under(target: &Path, platform: &Platform) -> Runtime {
+        let dir = target.join("onnxruntime");
+        let texts = dir.join(platform.dir);
+        Runtime {
+            library: dir.join(platform.onnxruntime),
+            license: texts.join("LICENSE"),
+            notices: texts.join("ThirdPartyNotices.txt"),
         }
-    };
-    let partial = dir.join(format!("{}.partial", library_name()));
-    extract(
-        &wheel,
-        &format!("onnxruntime/capi/{}", library_name()),
-        &partial,
-    )?;
-    std::fs::rename(&partial, &library)
-        .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))?;
-    Ok(library)
+    }
+
+    /// Each file with the wheel member it comes from.
+    fn members(&self, platform: &Platform) -> [(String, &Path); 3] {
+        [
+            (
+                format!("onnxruntime/capi/{}", platform.onnxruntime),
+                &self.library,
+            ),
+            ("onnxruntime/LICENSE".into(), &self.license),
+            ("onnxruntime/ThirdPartyNotices.txt".into(), &self.notices),
+        ]
+    }
 }
 
-/// `python3` arguments that download the wheel for this platform (binary only, no dependencies).
-fn pip_download_args(dest: &Path) -> Vec<String> {
-    vec![
-        "-m".into(),
-        "pip".into(),
-        "download".into(),
-        format!("onnxruntime=={VERSION}"),
-        "--no-deps".into(),
-        "--only-binary=:all:".into(),
-        "--disable-pip-version-check".into(),
-        "-d".into(),
-        dest.display().to_string(),
+/// Ensures `platform`'s ONNX Runtime files exist under `target/onnxruntime` (cached) and returns them.
+pub fn fetch(target: &Path, platform: &Platform) -> Result<Runtime, String> {
+    let runtime = Runtime::under(target, platform);
+    let members = runtime.members(platform);
+    if members.iter().all(|(_, path)| path.is_file()) {
+        return Ok(runtime);
+    }
+    let wheels = target.join("onnxruntime").join("wheel");
+    let wheel = wheels.join(wheel_name(platform));
+    if !wheel.is_file() {
+        run_python(
+            &pip_download_args(&requirements(), platform, &wheels),
+            "pip download of onnxruntime",
+        )?;
+        if !wheel.is_file() {
+            return Err(format!("pip finished but {} is missing", wheel.display()));
+        }
+    }
+    for (member, path) in &members {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let partial = path.with_extension("partial");
+        extract(&wheel, member, &partial)?;
+        std::fs::rename(&partial, path)
+            .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))?;
+    }
+    Ok(runtime)
+}
+
+/// The pinned requirements file (version and the wheels' hashes).
+fn requirements() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("onnxruntime-wheels.txt")
+}
+
+/// The wheel pip downloads for `platform` (the one whose hash the requirements file pins).
+fn wheel_name(platform: &Platform) -> String {
+    let tag = format!("cp{}", PYTHON_VERSION.replace('.', ""));
+    format!(
+        "onnxruntime-{VERSION}-{tag}-{tag}-{}.whl",
+        platform.wheel_platform
+    )
+}
+
+/// `python3` arguments that download `platform`'s wheel (binary only, no dependencies, hash-checked).
+fn pip_download_args(requirements: &Path, platform: &Platform, dest: &Path) -> Vec<String> {
+    [
+        "-m",
+        "pip",
+        "download",
+        "--require-hashes",
+        "-r",
+        &requirements.display().to_string(),
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        platform.wheel_platform,
+        "--python-version",
+        PYTHON_VERSION,
+        "--disable-pip-version-check",
+        "-d",
+        &dest.display().to_string(),
     ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Copies the member `member` of the zip file `wheel` to `out` (streamed, so nothing is held in memory).
-fn extract(wheel: &Path, member: &str, out: &Path) -> Result<(), String> {
+pub fn extract(wheel: &Path, member: &str, out: &Path) -> Result<(), String> {
     let context =
         |e: &dyn std::fmt::Display| format!("extracting {member} from {}: {e}", wheel.display());
     let file = File::open(wheel).map_err(|e| context(&e))?;
@@ -68,22 +123,6 @@ fn extract(wheel: &Path, member: &str, out: &Path) -> Result<(), String> {
     let mut dst = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     std::io::copy(&mut src, &mut dst).map_err(|e| context(&e))?;
     Ok(())
-}
-
-/// The downloaded wheel of our version in `dir`, if any.
-fn find_wheel(dir: &Path) -> Option<PathBuf> {
-    let prefix = format!("onnxruntime-{VERSION}-");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
-        })
-        .collect();
-    found.sort();
-    found.pop()
 }
 
 fn run_python(args: &[String], what: &str) -> Result<(), String> {
@@ -101,31 +140,50 @@ fn run_python(args: &[String], what: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::{LINUX, WINDOWS};
 
     #[test]
-    fn downloads_only_the_binary_wheel() {
-        let args = pip_download_args(Path::new("/t/wheel"));
+    fn downloads_the_pinned_binary_wheel_of_each_platform() {
+        let args = pip_download_args(Path::new("/r.txt"), &WINDOWS, Path::new("/t/wheel"));
         assert_eq!(
             args.join(" "),
-            "-m pip download onnxruntime==1.31.1 --no-deps --only-binary=:all: \
-             --disable-pip-version-check -d /t/wheel"
+            "-m pip download --require-hashes -r /r.txt --no-deps --only-binary=:all: \
+             --platform win_amd64 --python-version 3.11 --disable-pip-version-check -d /t/wheel"
+        );
+        assert_eq!(
+            wheel_name(&LINUX),
+            "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl"
+        );
+        assert_eq!(
+            wheel_name(&WINDOWS),
+            "onnxruntime-1.31.1-cp311-cp311-win_amd64.whl"
         );
     }
 
     #[test]
-    fn finds_only_our_version_of_the_wheel() {
-        let tmp = tempfile::tempdir().unwrap();
-        assert_eq!(find_wheel(&tmp.path().join("missing")), None);
-        for name in [
-            "onnxruntime-1.30.0-cp311-cp311-manylinux_2_27_x86_64.whl",
-            "onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_27_x86_64.whl",
-            "onnxruntime-1.31.1-cp311-cp311-manylinux_2_27_x86_64.whl",
-        ] {
-            std::fs::write(tmp.path().join(name), b"").unwrap();
-        }
+    fn the_requirements_pin_this_version_by_two_hashes() {
+        let text = std::fs::read_to_string(requirements()).unwrap();
+        assert!(
+            text.contains(&format!("onnxruntime=={VERSION} \\\n")),
+            "{text}"
+        );
+        assert_eq!(text.matches("--hash=sha256:").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn a_platforms_files_sit_apart_from_the_others() {
+        let t = Path::new("/t");
         assert_eq!(
-            find_wheel(tmp.path()).unwrap().file_name().unwrap(),
-            "onnxruntime-1.31.1-cp311-cp311-manylinux_2_27_x86_64.whl"
+            Runtime::under(t, &WINDOWS),
+            Runtime {
+                library: "/t/onnxruntime/onnxruntime.dll".into(),
+                license: "/t/onnxruntime/Win64/LICENSE".into(),
+                notices: "/t/onnxruntime/Win64/ThirdPartyNotices.txt".into(),
+            }
+        );
+        assert_eq!(
+            Runtime::under(t, &LINUX).library,
+            Path::new("/t/onnxruntime/libonnxruntime.so.1.31.1")
         );
     }
 

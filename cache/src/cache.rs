@@ -22,16 +22,24 @@ pub const DEFAULT_DISK_CAP: u64 = 20 << 30;
 /// How often a thread waiting for another thread's generation polls its abort callback.
 const ABORT_POLL: Duration = Duration::from_millis(20);
 
+/// The default folder under `dirs::cache_dir()`. On Windows that is `%LOCALAPPDATA%`, which also holds
+/// the plugin's `TextToVideo\models` and `TextToVideo\logs`: the clips get a folder of their own there
+/// (the cache claims only a folder holding nothing but its own things).
+#[cfg(not(windows))]
+const DEFAULT_FOLDER: &str = "TextToVideo";
+#[cfg(windows)]
+const DEFAULT_FOLDER: &str = r"TextToVideo\Cache";
+
 /// The disk folder to use: `folder` (the plugin's Cache folder parameter) when given and non-empty, else
-/// `T2V_CACHE_DIR` when set and non-empty, else `dirs::cache_dir()/TextToVideo`; `None` (memory only) when
-/// the platform has no cache directory.
+/// `T2V_CACHE_DIR` when set and non-empty, else `dirs::cache_dir()/TextToVideo` (`TextToVideo\Cache` on
+/// Windows); `None` (memory only) when the platform has no cache directory.
 pub fn cache_folder(folder: Option<&Path>) -> Option<PathBuf> {
     if let Some(folder) = folder.filter(|f| !f.as_os_str().is_empty()) {
         return Some(folder.to_path_buf());
     }
     match std::env::var_os("T2V_CACHE_DIR") {
         Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => dirs::cache_dir().map(|d| d.join("TextToVideo")),
+        _ => dirs::cache_dir().map(|d| d.join(DEFAULT_FOLDER)),
     }
 }
 

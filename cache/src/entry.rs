@@ -147,7 +147,19 @@ pub(crate) fn write(
     }
     write_synced(&dir.join(METADATA), &json)?;
     write_synced(&dir.join(METADATA_SUM), metadata_sum(&json).as_bytes())?;
+    sync_dir(dir)
+}
+
+/// Makes the names in `dir` durable. Windows cannot open a folder as a file ("Access denied"), and NTFS
+/// journals its folder changes itself: nothing to do there.
+#[cfg(not(windows))]
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(windows)]
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// The text of `clip.json.b3` for these `clip.json` bytes (`b3sum` format).

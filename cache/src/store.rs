@@ -281,7 +281,7 @@ impl Store {
                 self.discard(key)?;
             }
             fs::rename(&tmp, &target)?;
-            File::open(&self.root)?.sync_all()?;
+            entry::sync_dir(&self.root)?;
             Ok(target)
         });
         if written.is_err() && tmp.exists() {

@@ -111,10 +111,12 @@ fn run_model(
     ran: &mut Option<Ran>,
 ) -> std::result::Result<Generated, Failure> {
     let library = location::onnxruntime_library().ok_or_else(|| {
-        Failure::Error(Error::failed(
-            "ONNX Runtime not found: expected libonnxruntime.so in the bundle's Contents/Linux-x86-64 \
-             folder, or set ORT_DYLIB_PATH",
-        ))
+        Failure::Error(Error::failed(format!(
+            "ONNX Runtime not found: expected {} in the bundle's Contents/{} folder, or set \
+             ORT_DYLIB_PATH",
+            location::ONNXRUNTIME_NAME,
+            location::ARCH_DIR
+        )))
     })?;
     init_onnx_runtime(&library).map_err(engine_failure)?;
     let loaded = job

@@ -45,18 +45,35 @@ pub fn models() -> Vec<ModelEntry> {
     known.unwrap_or_else(rescan_models)
 }
 
+/// The bundle folder holding this platform's plugin binary and ONNX Runtime.
+#[cfg(not(windows))]
+pub const ARCH_DIR: &str = "Linux-x86-64";
+#[cfg(windows)]
+pub const ARCH_DIR: &str = "Win64";
+
+/// ONNX Runtime's library as it lies in [`ARCH_DIR`] (a versioned suffix may follow on Linux).
+#[cfg(not(windows))]
+pub const ONNXRUNTIME_NAME: &str = "libonnxruntime.so";
+#[cfg(windows)]
+pub const ONNXRUNTIME_NAME: &str = "onnxruntime.dll";
+
 /// ONNX Runtime: `ORT_DYLIB_PATH` when set (an explicit setting beats the default, e.g. a studio's own
 /// GPU build), else the one inside the bundle next to the plugin binary.
 pub fn onnxruntime_library() -> Option<PathBuf> {
     let explicit = std::env::var_os("ORT_DYLIB_PATH")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
-    explicit.or_else(|| {
-        bundle().and_then(|b| find_onnxruntime(&b.join("Contents").join("Linux-x86-64")))
-    })
+    explicit.or_else(|| bundle().and_then(|b| find_onnxruntime(&b.join("Contents").join(ARCH_DIR))))
+}
+
+/// Exactly `onnxruntime.dll` in `dir`: a prefix match would also take `onnxruntime_providers_shared.dll`.
+#[cfg(windows)]
+fn find_onnxruntime(dir: &Path) -> Option<PathBuf> {
+    Some(dir.join(ONNXRUNTIME_NAME)).filter(|p| p.is_file())
 }
 
 /// The `libonnxruntime.so*` in `dir` (the versioned name sorts last and wins).
+#[cfg(not(windows))]
 fn find_onnxruntime(dir: &Path) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
@@ -64,7 +81,7 @@ fn find_onnxruntime(dir: &Path) -> Option<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+                .is_some_and(|n| n.starts_with(ONNXRUNTIME_NAME))
         })
         .collect();
     found.sort();
@@ -89,6 +106,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(windows))]
     #[test]
     fn finds_the_bundled_onnxruntime() {
         let tmp = tempfile::tempdir().unwrap();
@@ -100,5 +118,18 @@ mod tests {
             Some(tmp.path().join("libonnxruntime.so.1.31.1"))
         );
         assert_eq!(find_onnxruntime(&tmp.path().join("missing")), None);
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn finds_exactly_onnxruntime_dll() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("onnxruntime_providers_shared.dll"), b"").unwrap();
+        assert_eq!(find_onnxruntime(tmp.path()), None);
+        std::fs::write(tmp.path().join("onnxruntime.dll"), b"").unwrap();
+        assert_eq!(
+            find_onnxruntime(tmp.path()),
+            Some(tmp.path().join("onnxruntime.dll"))
+        );
     }
 }

@@ -33,11 +33,12 @@ pub fn search_roots(
     roots
 }
 
-/// The roots this process uses (bundle path from `kOfxPluginPropFilePath`).
+/// The roots this process uses (bundle path from `kOfxPluginPropFilePath`). Models are large: the local
+/// data folder, never Windows' roaming profile (`%LOCALAPPDATA%`; `~/.local/share` on Linux).
 pub fn default_roots(bundle: Option<&Path>) -> Vec<PathBuf> {
     search_roots(
         bundle,
-        dirs::data_dir().as_deref(),
+        dirs::data_local_dir().as_deref(),
         std::env::var_os("T2V_MODEL_PATH").as_deref(),
     )
 }

@@ -37,5 +37,5 @@ pub use params::ParamValue;
 pub use progress::ProgressEvent;
 pub use props::{PropertySet, Value};
 pub use session::{
-    bundle_binary, default_bundle, status_name, ContextDescription, HostError, Session,
+    bundle_binary, default_bundle, status_name, ContextDescription, HostError, Session, ARCH_DIR,
 };

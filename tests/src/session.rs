@@ -84,9 +84,15 @@ pub fn default_bundle() -> PathBuf {
     }
 }
 
-/// The plugin binary of a bundle: the `.ofx` file in `Contents/Linux-x86-64`.
+/// The bundle folder of this platform's plugin binary.
+#[cfg(not(windows))]
+pub const ARCH_DIR: &str = "Linux-x86-64";
+#[cfg(windows)]
+pub const ARCH_DIR: &str = "Win64";
+
+/// The plugin binary of a bundle: the `.ofx` file in `Contents/<ARCH_DIR>`.
 pub fn bundle_binary(bundle: &Path) -> Result<PathBuf, HostError> {
-    let dir = bundle.join("Contents/Linux-x86-64");
+    let dir = bundle.join("Contents").join(ARCH_DIR);
     let entries =
         std::fs::read_dir(&dir).map_err(|e| HostError::Load(format!("{}: {e}", dir.display())))?;
     entries
