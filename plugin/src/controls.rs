@@ -31,7 +31,11 @@ pub fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// Brings the parameters in line with `package` after an edit (see the module comment).
+/// What Model Licence shows for a package without `t2v_license`.
+pub const NO_LICENSE: &str = "not stated by the package";
+
+/// Brings the parameters in line with `package` after an edit (see the module comment), and shows its
+/// licence.
 pub fn follow_model(
     params: &ParamSet,
     host: &PropSet,
@@ -74,6 +78,11 @@ pub fn follow_model(
     params
         .param(names::FRAMES)?
         .set_int_max(d.max_frames as i32);
+    let license = package.license().unwrap_or(NO_LICENSE);
+    let shown = params.param(names::MODEL_LICENSE)?;
+    if shown.string_at(0.0)? != license {
+        shown.set_string(license)?;
+    }
     if scheduler_menu::host_changes_options(host) {
         scheduler_menu::follow_model(params, package, true)?;
     }

@@ -158,6 +158,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     }
     let name = in_args.get_string(kOfxPropName, 0)?;
     if name == names::STATUS
+        || name == names::MODEL_LICENSE
         || name == names::GENERATION
         || name == names::MODEL_NAME
         || name == names::SCHEDULER_NAME

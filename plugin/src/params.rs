@@ -35,6 +35,8 @@ pub mod names {
     pub const CLEAR_CLIP: &str = "clearClip";
     pub const CLEAR_ALL: &str = "clearAll";
     pub const STATUS: &str = "status";
+    /// Read-only: the chosen model's licence as its package states it (`t2v_license`).
+    pub const MODEL_LICENSE: &str = "modelLicense";
     /// Hidden counter bumped by `generate` so the host sees a change and re-renders.
     pub const GENERATION: &str = "generation";
     /// The chosen model's name, so a saved project keeps its model when the menu's order changes.
@@ -221,6 +223,10 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(NEW_SEED, "New Seed", "Pick a new random seed.", Kind::Button),
         def(MODEL, "Model", "Models found in the bundle, the per-user models folder and T2V_MODEL_PATH.", choice(&models, 0)),
         def(CUSTOM_MODEL, "Custom Model Folder", "A model package folder; overrides Model when set.", DIRECTORY),
+        Def {
+            evaluate_on_change: false,
+            ..def(MODEL_LICENSE, "Model Licence", "The chosen model's licence as its package states it: check it allows your use (ModelScope and Zeroscope weights are non-commercial).", Kind::Text { multi_line: false, directory: false, read_only: true })
+        },
         def(GENERATE, "Generate", "Generate the clip for the current settings (interactive renders show a placeholder until then).", Kind::Button),
         def(AUTO_GENERATE, "Auto Generate", "Generate on interactive renders without pressing Generate.", Kind::Bool(false)),
         Def {
@@ -266,7 +272,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
             secret: true,
             ..def(PARAMS_VERSION, "Parameters Version", "The parameter layout the project was last edited with.", int(0, (0, 1000), (0, 1000)))
         },
-        def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, GENERATE, AUTO_GENERATE, STATUS])),
+        def("pageGenerate", "Generate", "", Kind::Page(vec![PROMPT, NEGATIVE_PROMPT, SEED, NEW_SEED, MODEL, CUSTOM_MODEL, MODEL_LICENSE, GENERATE, AUTO_GENERATE, STATUS])),
         def("pageSampling", "Sampling", "", Kind::Page([&[GROUP_SAMPLING][..], &sampling[..]].concat())),
         def("pageOutput", "Output", "", Kind::Page([&[GROUP_OUTPUT][..], &output[..]].concat())),
         def("pageCache", "Cache", "", Kind::Page([&[GROUP_CACHE][..], &cache[..]].concat())),

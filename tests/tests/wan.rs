@@ -82,3 +82,21 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
         ["Text to Video: invalid request: Wan needs 4k+1 frames: 8 → 9"]
     );
 }
+
+/// Model Licence shows what the package states, and says when it states nothing.
+#[test]
+fn the_model_licence_is_shown_for_the_chosen_package() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = Session::load(&common::bundle(), HostConfig::default()).unwrap();
+    let instance = common::instance(&session, Context::Generator, cache.path());
+    let licence = |instance: &ofx_host::Instance| match instance.param("modelLicense") {
+        Some(ParamValue::Text(text)) => text,
+        other => panic!("modelLicense: {other:?}"),
+    };
+    instance
+        .set_param("customModel", wan_fixture().to_string_lossy().as_ref())
+        .unwrap();
+    assert_eq!(licence(&instance), "apache-2.0");
+    common::use_fixture(&instance); // tiny-modelscope: no t2v_license
+    assert_eq!(licence(&instance), "not stated by the package");
+}
