@@ -10,6 +10,7 @@ use std::path::PathBuf;
 fn main() {
     let header = "include/ofx.h";
     println!("cargo:rerun-if-changed={header}");
+    ignore_zig_include_paths();
 
     let bindings = bindgen::Builder::default()
         .header(header)
@@ -34,4 +35,23 @@ fn main() {
     bindings
         .write_to_file(&out)
         .expect("could not write the OpenFX bindings");
+}
+
+/// cargo-zigbuild (the glibc 2.28 build) hands bindgen zig's C include folders with `-nostdinc`, as paths
+/// relative to the folder it was started in, which do not resolve from this crate's folder: `<stddef.h>`
+/// is then missing. The header needs nothing but `<stddef.h>` (`size_t`), the same on every x86_64 Linux,
+/// so libclang's own headers serve; the zig flags are dropped for this build script only.
+fn ignore_zig_include_paths() {
+    let Ok(target) = env::var("TARGET") else {
+        return;
+    };
+    // bindgen reads both spellings of the target in the name; cargo-zigbuild sets both.
+    for key in
+        [target.clone(), target.replace('-', "_")].map(|t| format!("BINDGEN_EXTRA_CLANG_ARGS_{t}"))
+    {
+        println!("cargo:rerun-if-env-changed={key}");
+        if env::var(&key).is_ok_and(|args| args.contains("ziglang")) {
+            env::remove_var(&key);
+        }
+    }
 }
