@@ -66,7 +66,14 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
         &std::fs::read_to_string(cache.path().join(key).join("clip.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(meta["recipe"]["scheduler"], "unipc", "{meta}");
+    let request: serde_json::Value = serde_json::from_str(
+        meta["recipe"]["request"]
+            .as_str()
+            .expect("the request encoding"),
+    )
+    .unwrap();
+    assert_eq!(request["scheduler"], "unipc", "{meta}");
+    assert_eq!(request["family"], "wan", "{meta}");
 
     session.clear_log();
     instance.set_param("frames", 8).unwrap();
