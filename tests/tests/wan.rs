@@ -76,6 +76,7 @@ fn a_wan_package_renders_its_own_defaults_and_explains_its_frame_rule() {
     assert_eq!(request["family"], "wan", "{meta}");
 
     session.clear_log();
+    instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("frames", 8).unwrap();
     common::failed_render(instance.render(&Render::frame(0.0)));
     let errors: Vec<_> = session
