@@ -114,10 +114,12 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
     }
     let threads = threads::threads().map_err(EngineError::Runtime)?;
     disable_onnx_runtime_telemetry();
-    let pool = threads::global_pool(threads)
-        .map_err(|e| EngineError::Runtime(format!("cannot set up its thread pool: {e}")))?;
+    // The library first: building the thread-pool options calls into ONNX Runtime, which would otherwise
+    // load a default library by name (whatever `onnxruntime.dll` / `libonnxruntime.so` the loader finds).
     let builder = ort::init_from(library)
         .map_err(|e| EngineError::Runtime(format!("cannot load {}: {e}", library.display())))?;
+    let pool = threads::global_pool(threads)
+        .map_err(|e| EngineError::Runtime(format!("cannot set up its thread pool: {e}")))?;
     let env = builder
         .with_name("text-to-video")
         .with_telemetry(false) // Windows builds send ETW telemetry events unless told not to

@@ -87,6 +87,24 @@ fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
     );
 }
 
+/// As a host runs it, with no `ORT_DYLIB_PATH`: the plugin loads the ONNX Runtime inside its bundle.
+#[test]
+fn without_ort_dylib_path_the_bundled_onnx_runtime_renders() {
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let result = Command::new(env!("CARGO_BIN_EXE_render"))
+        .args(["--out", &out.path().to_string_lossy()])
+        .args(["--model", &common::fixture_model().to_string_lossy()])
+        .args(["--frames", "1"])
+        .env("T2V_BUNDLE", common::bundle())
+        .env("T2V_CACHE_DIR", cache.path())
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{stdout}");
+    assert!(out.path().join("frame_0000.png").is_file(), "{stdout}");
+}
+
 /// Runs `render --shotlist list --cache cache` (plus `extra`); returns whether it succeeded and stdout.
 fn pregenerate(list: &Path, cache: &Path, extra: &[&str]) -> (bool, String) {
     let result = Command::new(env!("CARGO_BIN_EXE_render"))
