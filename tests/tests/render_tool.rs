@@ -64,18 +64,27 @@ fn a_bad_flag_is_reported() {
     );
 }
 
-#[test]
-fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
+/// Runs `render` for one frame of the fixture model into a fresh folder, with `ORT_DYLIB_PATH` set to
+/// `ort_dylib_path` or unset; returns the output and the folder.
+fn render_one_frame(ort_dylib_path: Option<&str>) -> (std::process::Output, tempfile::TempDir) {
     let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let result = Command::new(env!("CARGO_BIN_EXE_render"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_render"));
+    command
         .args(["--out", &out.path().to_string_lossy()])
         .args(["--model", &common::fixture_model().to_string_lossy()])
         .args(["--frames", "1"])
         .env("T2V_BUNDLE", common::bundle())
-        .env("T2V_CACHE_DIR", cache.path())
-        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
-        .output()
-        .unwrap();
+        .env("T2V_CACHE_DIR", cache.path());
+    match ort_dylib_path {
+        Some(path) => command.env("ORT_DYLIB_PATH", path),
+        None => command.env_remove("ORT_DYLIB_PATH"),
+    };
+    (command.output().unwrap(), out)
+}
+
+#[test]
+fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
+    let (result, _out) = render_one_frame(Some("/nonexistent/libonnxruntime.so"));
     assert!(!result.status.success());
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
@@ -90,16 +99,7 @@ fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
 /// As a host runs it, with no `ORT_DYLIB_PATH`: the plugin loads the ONNX Runtime inside its bundle.
 #[test]
 fn without_ort_dylib_path_the_bundled_onnx_runtime_renders() {
-    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let result = Command::new(env!("CARGO_BIN_EXE_render"))
-        .args(["--out", &out.path().to_string_lossy()])
-        .args(["--model", &common::fixture_model().to_string_lossy()])
-        .args(["--frames", "1"])
-        .env("T2V_BUNDLE", common::bundle())
-        .env("T2V_CACHE_DIR", cache.path())
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .unwrap();
+    let (result, out) = render_one_frame(None);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(result.status.success(), "{stdout}");
     assert!(out.path().join("frame_0000.png").is_file(), "{stdout}");
