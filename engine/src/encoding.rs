@@ -14,12 +14,20 @@
 //! | `prompt` | exact text, no trimming |
 //! | `scheduler` | the resolved kind's stable name ([`SchedulerKind::name`]) |
 //! | `seed`, `steps` | u64, u32 |
+//! | `source` | only for video-to-video with a strength below 1: `{"pixels": digest, "strength": exact f32}` |
+//! | `start_image` | only when the clip starts from an image: its digest |
+//!
+//! A digest is `"blake3:<hex>"` of the pixels exactly as the engine gets them (frame count as u64 LE, then
+//! each value's f32 LE bytes): the source as used, at the size used, never a file name. Keys that are left
+//! out when a feature is unused keep every plain text-to-video key unchanged.
 //!
 //! Left out on purpose: the model package's files (the model identity covers every file, including
 //! `scheduler_config.json`) and the execution device (whichever machine makes a clip first defines it).
 //! Any change here changes every clip key (cached clips become misses): `encoding_is_pinned` guards it.
 //!
 //! [`SchedulerKind::name`]: crate::SchedulerKind::name
+
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -31,10 +39,10 @@ use crate::NUMERICS_VERSION;
 pub fn encode_request(request: &Request, family: &str) -> String {
     let guided = request.is_guided();
     // Written in key order, so the text is the same should serde_json's `preserve_order` ever be enabled.
-    json!({
+    let mut encoding = json!({
         "family": family,
         "frames": request.frames,
-        "guidance": guided.then(|| guidance(request.guidance)),
+        "guidance": guided.then(|| exact(request.guidance)),
         "height": request.height,
         "negative_prompt": guided.then_some(request.negative_prompt.as_str()),
         "numerics": NUMERICS_VERSION,
@@ -43,14 +51,35 @@ pub fn encode_request(request: &Request, family: &str) -> String {
         "seed": request.seed,
         "steps": request.steps,
         "width": request.width,
-    })
-    .to_string()
+    });
+    let fields = encoding.as_object_mut().expect("an object");
+    if let Some(source) = request.source.as_ref().filter(|s| s.is_used()) {
+        let source = json!({"pixels": digest(&source.frames), "strength": exact(source.strength)});
+        fields.insert("source".into(), source);
+    }
+    if let Some(image) = &request.start_image {
+        fields.insert(
+            "start_image".into(),
+            digest(std::slice::from_ref(image)).into(),
+        );
+    }
+    encoding.to_string()
 }
 
-/// A scale as its exact value; JSON has no number for +∞ (which validation refuses), so it goes as text.
-fn guidance(scale: f32) -> Value {
-    serde_json::Number::from_f64(scale as f64)
-        .map_or_else(|| Value::from(scale.to_string()), Value::Number)
+/// The digest of frames as the engine reads them (see the module docs).
+fn digest(frames: &[Arc<[f32]>]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(frames.len() as u64).to_le_bytes());
+    for frame in frames {
+        let bytes: Vec<u8> = frame.iter().flat_map(|v| v.to_le_bytes()).collect();
+        hasher.update(&bytes);
+    }
+    format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+/// An f32 as its exact value; JSON has no number for +∞ (which validation refuses), so it goes as text.
+fn exact(v: f32) -> Value {
+    serde_json::Number::from_f64(v as f64).map_or_else(|| Value::from(v.to_string()), Value::Number)
 }
 
 impl ModelPackage {
@@ -76,6 +105,8 @@ mod tests {
             width: 256,
             height: 192,
             frames: 16,
+            source: None,
+            start_image: None,
         }
     }
 
@@ -145,5 +176,43 @@ mod tests {
         assert_eq!(unguided(-0.0, ""), one);
         assert_ne!(unguided(1.5, ""), one);
         assert_ne!(unguided(1.5, ""), unguided(1.5, "blurry"));
+    }
+
+    /// The source's pixels and strength and the start image decide pixels; a strength of 1 reads no
+    /// source, so it keys like plain text-to-video.
+    #[test]
+    fn source_pixels_strength_and_start_image_change_the_encoding() {
+        use crate::request::SourceVideo;
+        let frame = |v: f32| -> Arc<[f32]> { vec![v; 256 * 192 * 3].into() };
+        let with_source = |v: f32, strength: f32| Request {
+            source: Some(SourceVideo {
+                frames: vec![frame(v); 16],
+                strength,
+            }),
+            ..request()
+        };
+        let plain = encode_request(&request(), "wan");
+        assert_eq!(encode_request(&with_source(0.5, 1.0), "wan"), plain);
+        let half = encode_request(&with_source(0.5, 0.5), "wan");
+        assert!(half.contains(r#""source":{"pixels":"blake3:"#), "{half}");
+        assert!(
+            half.ends_with(r#""strength":0.5},"steps":25,"width":256}"#),
+            "{half}"
+        );
+        let texts = [
+            plain.clone(),
+            half,
+            encode_request(&with_source(0.25, 0.5), "wan"),
+            encode_request(&with_source(0.5, 0.25), "wan"),
+            encode_request(
+                &Request {
+                    start_image: Some(frame(0.5)),
+                    ..request()
+                },
+                "wan",
+            ),
+        ];
+        let distinct: std::collections::HashSet<_> = texts.iter().collect();
+        assert_eq!(distinct.len(), texts.len(), "{texts:#?}");
     }
 }

@@ -1,5 +1,7 @@
 //! What a generation is asked for and what it returns, and the checks of a request against a package.
 
+use std::sync::Arc;
+
 use crate::error::EngineError;
 use crate::family::{nearest_frames, nearest_multiple};
 use crate::limits::{tensor_values, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES};
@@ -19,7 +21,31 @@ pub struct Request {
     pub scheduler: SchedulerKind,
     pub width: u32,
     pub height: u32,
+    /// Frames of the clip. Above the package's `max_frames` the clip is generated in overlapping windows
+    /// of its default frame count (see `window`), up to [`crate::limits::MAX_FRAMES`].
     pub frames: u32,
+    /// Video-to-video: the clip to start from and how far from it to go.
+    pub source: Option<SourceVideo>,
+    /// The image the clip starts from (its first frame): `width` × `height` RGB interleaved in 0..1.
+    pub start_image: Option<Arc<[f32]>>,
+}
+
+/// Source frames for video-to-video (SDEdit): the source is encoded, noised to the step `strength` maps
+/// to, and denoised with the prompt from there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceVideo {
+    /// Exactly the request's `frames`, each `width` × `height` RGB interleaved in 0..1 (as [`Video`]).
+    pub frames: Vec<Arc<[f32]>>,
+    /// 0 gives the source back (through the VAE), 1 is pure generation (the source is not read); the
+    /// last `⌊steps · strength⌋` steps run, as diffusers' video-to-video pipelines count them.
+    pub strength: f32,
+}
+
+impl SourceVideo {
+    /// Whether the source decides any pixel: a strength below 1.
+    pub fn is_used(&self) -> bool {
+        self.strength < 1.0
+    }
 }
 
 impl Request {
@@ -41,6 +67,8 @@ impl Request {
             width: defaults.width,
             height: defaults.height,
             frames: defaults.frames,
+            source: None,
+            start_image: None,
         }
     }
 }

@@ -50,6 +50,8 @@ fn request(e: &Value, scheduler: SchedulerKind) -> Request {
         width: e["width"].as_u64().unwrap() as u32,
         height: e["height"].as_u64().unwrap() as u32,
         frames: e["frames"].as_u64().unwrap() as u32,
+        source: None,
+        start_image: None,
     }
 }
 

@@ -56,6 +56,8 @@ fn request(e: &Value, scheduler: SchedulerKind) -> Request {
         width: int("width"),
         height: int("height"),
         frames: int("frames"),
+        source: None,
+        start_image: None,
     }
 }
 

@@ -68,6 +68,8 @@ pub fn build(
         width,
         height,
         frames,
+        source: None,
+        start_image: None,
     };
     Ok(Built { request, notes })
 }
