@@ -14,6 +14,7 @@ pub mod limits;
 mod model;
 pub mod noise;
 mod package;
+pub mod prompt_schedule;
 mod request;
 mod runtime;
 mod runtime_info;
@@ -22,15 +23,16 @@ mod stats;
 pub mod threads;
 mod tokenizer;
 mod walk;
+mod window;
 
 pub use encoding::encode_request;
 pub use error::{panic_message, EngineError};
 pub use identity::model_identity;
 pub use limits::MAX_SIDE;
-pub use model::Model;
+pub use model::{Model, Sampled};
 pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
-pub use request::{Flow, Request, StepProgress, Video};
+pub use request::{Flow, Request, SourceVideo, StepProgress, Video};
 pub use runtime::{
     disable_onnx_runtime_telemetry, init_onnx_runtime, strict_device, strict_device_from, Device,
     Residency, RuntimeOptions, RELEASE_TEXT_ENCODER_ABOVE, STRICT_DEVICE_ENV,

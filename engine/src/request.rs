@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::error::EngineError;
 use crate::family::{nearest_frames, nearest_multiple};
-use crate::limits::{tensor_values, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES};
+use crate::limits::{
+    tensor_values, MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MAX_TENSOR_VALUES,
+};
 use crate::package::{Defaults, ModelPackage};
 use crate::scheduler::SchedulerKind;
 
@@ -105,10 +107,9 @@ impl ModelPackage {
                 r.steps
             ));
         }
-        let max_frames = self.defaults().max_frames;
-        if !(1..=max_frames).contains(&r.frames) {
+        if !(1..=MAX_FRAMES).contains(&r.frames) {
             return bad(format!(
-                "frames must be between 1 and {max_frames} (got {})",
+                "frames must be between 1 and {MAX_FRAMES} (got {})",
                 r.frames
             ));
         }
@@ -138,6 +139,9 @@ impl ModelPackage {
         }
         self.check_tensor_sizes(r.width, r.height, r.frames)
             .map_err(EngineError::InvalidRequest)?;
+        self.check_conditioning(r)
+            .map_err(EngineError::InvalidRequest)?;
+        crate::prompt_schedule::parse(&r.prompt).map_err(EngineError::InvalidRequest)?;
         let config = self.scheduler_config();
         config
             .check_kind(r.scheduler)
@@ -146,6 +150,64 @@ impl ModelPackage {
             .build(config, r.steps as usize)
             .map_err(EngineError::InvalidRequest)?;
         Ok(())
+    }
+
+    /// Checks the source video and the start image: strength 0 to 1, one frame of the request's size per
+    /// clip frame, finite values, and a package that can encode them.
+    fn check_conditioning(&self, r: &Request) -> Result<(), String> {
+        let values = r.width as usize * r.height as usize * 3;
+        let frame_ok = |f: &[f32]| f.len() == values && f.iter().all(|v| v.is_finite());
+        let mut needs_encoder = r.start_image.is_some();
+        if let Some(source) = &r.source {
+            let s = source.strength;
+            if !(0.0..=1.0).contains(&s) {
+                return Err(format!("source strength must be from 0 to 1 (got {s})"));
+            }
+            if source.is_used() {
+                needs_encoder = true;
+                if source.frames.len() != r.frames as usize {
+                    return Err(format!(
+                        "the source has {} frames; the clip has {}",
+                        source.frames.len(),
+                        r.frames
+                    ));
+                }
+                if !source.frames.iter().all(|f| frame_ok(f)) {
+                    return Err(format!(
+                        "source frames must be {}×{} RGB with finite values",
+                        r.width, r.height
+                    ));
+                }
+            }
+        }
+        if let Some(image) = &r.start_image {
+            if !frame_ok(image) {
+                return Err(format!(
+                    "the start image must be {}×{} RGB with finite values",
+                    r.width, r.height
+                ));
+            }
+        }
+        if needs_encoder && !self.can_encode() {
+            return Err(format!(
+                "{} has no VAE encoder (vae_encoder/), which video-to-video and start images need; \
+                 export it again with models/export_{}.py",
+                self.name(),
+                if self.family() == "wan" { "wan" } else { "diffusers" }
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the package has a VAE encoder, so it can start from a source clip or an image.
+    pub fn can_encode(&self) -> bool {
+        self.family_impl().has_encoder()
+    }
+
+    /// Whether a clip of `frames` is generated in overlapping windows (longer than `max_frames`; each
+    /// window is the package's default frame count).
+    pub fn is_windowed(&self, frames: u32) -> bool {
+        frames > self.defaults().max_frames
     }
 
     /// Checks that every tensor a generation of this size allocates (the family names them: the denoiser
@@ -173,12 +235,11 @@ impl ModelPackage {
         self.family_impl().latent_shape(r)
     }
 
-    /// The nearest frame count the family accepts, within 1 to `max_frames` (ModelScope: any; Wan: 4k+1,
+    /// The nearest frame count the family accepts, within 1 to [`MAX_FRAMES`] (ModelScope: any; Wan: 4k+1,
     /// 80 → 81, as diffusers rounds): what the plugin offers instead of a count that would be refused.
     pub fn fit_frames(&self, frames: u32) -> u32 {
         let step = self.family_impl().frame_step();
-        let max = self.defaults().max_frames;
-        nearest_frames(frames, step).clamp(1, (max - 1) / step * step + 1)
+        nearest_frames(frames, step).clamp(1, (MAX_FRAMES - 1) / step * step + 1)
     }
 
     /// The nearest width or height the family accepts: a multiple of the size multiple (halves round

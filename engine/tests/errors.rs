@@ -280,11 +280,11 @@ fn bad_request_values_are_explained() {
     );
     check(
         &|r| r.frames = 0,
-        "invalid request: frames must be between 1 and 8 (got 0)",
+        "invalid request: frames must be between 1 and 1024 (got 0)",
     );
     check(
-        &|r| r.frames = 9,
-        "invalid request: frames must be between 1 and 8 (got 9)",
+        &|r| r.frames = 1025,
+        "invalid request: frames must be between 1 and 1024 (got 1025)",
     );
     check(
         &|r| r.width = 30,

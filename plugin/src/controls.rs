@@ -1,6 +1,6 @@
 //! Keeping the controls honest about the chosen model. Runs in instance-changed, the only action where OFX
 //! lets a plugin set parameters: under Use Model Defaults, Steps, Guidance and Frames show the model's
-//! values (greyed out); Frames' range ends at the model's maximum; the Scheduler menu follows the model
+//! values (greyed out); the Scheduler menu follows the model
 //! where the host allows (`scheduler_menu`); parameters that do not apply are greyed out.
 //!
 //! Projects saved before Use Model Defaults (`paramsVersion` 0) held 0 for "the model's value" and load
@@ -75,9 +75,6 @@ pub fn follow_model(
             .param(names::GUIDANCE)?
             .set_double(f64::from(guidance))?;
     }
-    params
-        .param(names::FRAMES)?
-        .set_int_max(d.max_frames as i32);
     let license = package.license().unwrap_or(NO_LICENSE);
     let shown = params.param(names::MODEL_LICENSE)?;
     if shown.string_at(0.0)? != license {

@@ -1,6 +1,6 @@
 //! Settings → the engine request for one model: Use Model Defaults (and the 0s older projects hold for
 //! "the model's value"), sizes rounded to the model's multiple and kept within the engine's largest side,
-//! frames within the model's maximum, a scheduler the model can run. What had to give is said in `notes`
+//! frame counts the family takes (longer than the model's maximum: windows), a scheduler the model can run. What had to give is said in `notes`
 //! (the status line shows them) instead of failing the render.
 
 use t2v_engine::{Defaults, ModelPackage, Request, SchedulerKind, MAX_SIDE};
@@ -25,13 +25,16 @@ pub fn build(
     let mut notes = Vec::new();
     let model = settings.follows_model();
     let pick = |value: u32, default: u32| if model || value == 0 { default } else { value };
-    let mut frames = pick(settings.frames, d.frames);
-    if frames > d.max_frames {
+    let asked = pick(settings.frames, d.frames);
+    let frames = package.fit_frames(asked);
+    if frames != asked {
+        notes.push(format!("Frames {asked} → {frames} (what the model takes)"));
+    }
+    if package.is_windowed(frames) {
         notes.push(format!(
-            "Frames {frames} → {} (the model's maximum)",
-            d.max_frames
+            "{frames} frames, longer than the model's {}: generated in overlapping windows of {}",
+            d.max_frames, d.frames
         ));
-        frames = d.max_frames;
     }
     let (width, height) = size(
         settings,
@@ -224,8 +227,11 @@ mod tests {
             ..settings()
         };
         let b = build_(&s, (0.0, 0.0));
-        assert_eq!(b.request.frames, 8);
-        assert_eq!(b.notes, ["Frames 40 → 8 (the model's maximum)"]);
+        assert_eq!(b.request.frames, 40);
+        assert_eq!(
+            b.notes,
+            ["40 frames, longer than the model's 8: generated in overlapping windows of 3"]
+        );
     }
 
     #[test]

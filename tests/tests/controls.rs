@@ -147,7 +147,7 @@ fn a_project_saved_before_use_model_defaults_keeps_its_values() {
 }
 
 #[test]
-fn frames_past_the_models_maximum_are_cut_and_said() {
+fn frames_past_the_models_maximum_are_windowed_and_said() {
     let (session, cache) = (
         common::load(HostConfig::default()),
         tempfile::tempdir().unwrap(),
@@ -158,14 +158,16 @@ fn frames_past_the_models_maximum_are_cut_and_said() {
             .param_props("frames")
             .unwrap()
             .int(kOfxParamPropMax, 0),
-        Some(8),
-        "the model's maximum"
+        Some(1024),
+        "the engine's maximum: longer clips than the model's are generated in windows"
     );
     instance.set_param("useModelDefaults", false).unwrap();
     instance.set_param("frames", 40).unwrap();
     let line = status(&instance);
     assert!(
-        line.ends_with("; Frames 40 → 8 (the model's maximum)"),
+        line.ends_with(
+            "; 40 frames, longer than the model's 8: generated in overlapping windows of 3"
+        ),
         "{line}"
     );
 }

@@ -14,6 +14,7 @@ mod wan_prompt;
 mod wan_vae;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -93,6 +94,9 @@ pub(crate) struct Step<'a> {
     pub context: &'a [f32],
     /// Prompts in `context`: the batch of the run.
     pub batch: usize,
+    /// Leading latent frames that hold a clean conditioning image (Wan2.2 TI2V: their tokens get
+    /// timestep 0); 0 without one.
+    pub clean_frames: usize,
 }
 
 impl Step<'_> {
@@ -152,6 +156,23 @@ pub(crate) trait Family: Send + Sync + std::fmt::Debug {
         placement: &mut Placement,
     ) -> Result<Box<dyn TextEncoder>, EngineError>;
 
+    /// Whether the package has a VAE encoder (optional; video-to-video and start images need it).
+    fn has_encoder(&self) -> bool;
+
+    /// Loads and checks the VAE encoder's sessions (only when a request needs them).
+    fn load_encoder(
+        &self,
+        dir: &Path,
+        options: &RuntimeOptions,
+        placement: &mut Placement,
+    ) -> Result<Box<dyn Encoder>, EngineError>;
+
+    /// Whether the denoiser itself conditions on clean leading latent frames ([`Step::clean_frames`]:
+    /// Wan2.2 TI2V). Elsewhere a start image is kept by noising it to each step's level instead.
+    fn conditions_on_clean_frames(&self) -> bool {
+        false
+    }
+
     /// Loads and checks the denoiser's and decoder's sessions.
     fn load_denoiser(
         &self,
@@ -168,6 +189,19 @@ pub(crate) trait TextEncoder: Send {
         &mut self,
         clock: &mut GenerationClock,
         tokens: &Tokens,
+    ) -> Result<Vec<f32>, EngineError>;
+}
+
+/// A loaded VAE encoder.
+pub(crate) trait Encoder: Send {
+    /// Frames (each `width` × `height` RGB interleaved in 0..1; a count the family takes) → the latents
+    /// the denoiser works in, [1, C, F', h, w], normalised or scaled as the pipeline does.
+    fn encode(
+        &mut self,
+        clock: &mut GenerationClock,
+        frames: &[Arc<[f32]>],
+        width: u32,
+        height: u32,
     ) -> Result<Vec<f32>, EngineError>;
 }
 
@@ -241,6 +275,27 @@ pub(crate) fn planes_to_rgb(
         }
     }
     rgb
+}
+
+/// Frames of interleaved RGB → planes in [-1, 1] as VAE encoders take them (values clamped to 0..1
+/// first, as the pipelines' preprocessing leaves them): [3, N, H·W] when `channel_major` (Wan's
+/// [1, 3, N, H, W]), else [N, 3, H·W] (ModelScope's [N, 3, H, W]).
+pub(crate) fn rgb_to_planes(frames: &[Arc<[f32]>], plane: usize, channel_major: bool) -> Vec<f32> {
+    let n = frames.len();
+    let mut planes = vec![0.0f32; 3 * n * plane];
+    for (k, frame) in frames.iter().enumerate() {
+        for ch in 0..3 {
+            let start = if channel_major {
+                (ch * n + k) * plane
+            } else {
+                (k * 3 + ch) * plane
+            };
+            for (p, out) in planes[start..start + plane].iter_mut().enumerate() {
+                *out = frame[3 * p + ch].clamp(0.0, 1.0) * 2.0 - 1.0;
+            }
+        }
+    }
+    planes
 }
 
 /// The frame count `1 + k·step` nearest to `frames` (ties go down, as diffusers' `n // 4 * 4 + 1` rounds).

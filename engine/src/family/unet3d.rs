@@ -3,11 +3,14 @@
 //! divided by `scaling_factor` first.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ort::session::Session;
 use serde_json::{Map, Value};
 
-use super::{planes_to_rgb, Denoiser, Family, Placement, Step, TextEncoder, Tokens};
+use super::{
+    planes_to_rgb, rgb_to_planes, Denoiser, Encoder, Family, Placement, Step, TextEncoder, Tokens,
+};
 use crate::error::EngineError;
 use crate::io::{
     checked_output, float_tensor, ids_tensor, inference, timestep_tensor, Check, Float,
@@ -27,6 +30,8 @@ pub const TEXT_ENCODER_FILE: &str = "text_encoder/model.onnx";
 pub const UNET_FILE: &str = "unet/model.onnx";
 pub const VAE_DECODER_FILE: &str = "vae_decoder/model.onnx";
 const FILES: &[&str] = &[TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE];
+/// Optional: video-to-video and start images need it.
+pub const VAE_ENCODER_FILE: &str = "vae_encoder/model.onnx";
 
 /// Frames decoded per VAE run: bounds decoder memory on long clips.
 const DECODE_CHUNK: usize = 4;
@@ -38,6 +43,7 @@ const SCALING_FACTOR_RANGE: std::ops::RangeInclusive<f32> = 1e-4..=1e4;
 #[derive(Debug)]
 struct Unet3d {
     shapes: Shapes,
+    has_encoder: bool,
     tokenizer: PromptTokenizer,
     /// Width and height without `t2v_defaults`: the UNet's `sample_size` × the VAE factor.
     native: u32,
@@ -147,6 +153,7 @@ pub(super) fn open(
     };
     Ok(Box::new(Unet3d {
         shapes,
+        has_encoder: r.dir.join(VAE_ENCODER_FILE).is_file(),
         tokenizer,
         native,
     }))
@@ -245,6 +252,38 @@ impl Family for Unet3d {
         }))
     }
 
+    fn has_encoder(&self) -> bool {
+        self.has_encoder
+    }
+
+    fn load_encoder(
+        &self,
+        dir: &Path,
+        options: &RuntimeOptions,
+        placement: &mut Placement,
+    ) -> Result<Box<dyn Encoder>, EngineError> {
+        let session = placement.add(load_session(dir, VAE_ENCODER_FILE, options)?);
+        let c = Check {
+            dir,
+            rel: VAE_ENCODER_FILE,
+            session: &session,
+        };
+        let layout = "[frames, channels, height, width]";
+        let input = c.float_input("sample", 4, layout, 1, 3, "RGB")?;
+        let channels = self.shapes.latent_channels;
+        let source = "vae_decoder/config.json latent_channels";
+        let output = c.float_output("latent_mean", 4, layout, 1, channels, source)?;
+        Ok(Box::new(FrameEncoder {
+            dir: dir.to_path_buf(),
+            session,
+            input,
+            output,
+            channels,
+            factor: self.shapes.vae_factor as usize,
+            scaling_factor: self.shapes.scaling_factor,
+        }))
+    }
+
     fn load_denoiser(
         &self,
         dir: &Path,
@@ -293,6 +332,66 @@ impl TextEncoder for ClipText {
             &self.output,
             &self.shape,
         )
+    }
+}
+
+/// The per-frame VAE encoder: the posterior mean of each frame, times the scaling factor.
+struct FrameEncoder {
+    dir: std::path::PathBuf,
+    session: Session,
+    input: Float,
+    output: String,
+    channels: usize,
+    factor: usize,
+    scaling_factor: f32,
+}
+
+impl Encoder for FrameEncoder {
+    fn encode(
+        &mut self,
+        clock: &mut GenerationClock,
+        frames: &[Arc<[f32]>],
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<f32>, EngineError> {
+        let fail = inference(VAE_ENCODER_FILE);
+        let (width, height) = (width as usize, height as usize);
+        let (c, f) = (self.channels, frames.len());
+        let (h, w) = (height / self.factor, width / self.factor);
+        let mut latents = vec![0.0f32; c * f * h * w];
+        for first in (0..f).step_by(DECODE_CHUNK) {
+            let chunk = &frames[first..f.min(first + DECODE_CHUNK)];
+            let count = chunk.len();
+            let planes = rgb_to_planes(chunk, width * height, false);
+            let input =
+                float_tensor(self.input, &[count, 3, height, width], &planes).map_err(&fail)?;
+            let session = &mut self.session;
+            let outputs = clock
+                .onnx(|| session.run(ort::inputs!["sample" => input]))
+                .map_err(&fail)?;
+            let expected = [count, c, h, w];
+            let data = checked_output(
+                &self.dir,
+                &outputs,
+                VAE_ENCODER_FILE,
+                &self.output,
+                &expected,
+            )?;
+            finite(&data, || VAE_ENCODER_FILE.to_string())?;
+            for k in 0..count {
+                for ch in 0..c {
+                    let src = (k * c + ch) * h * w;
+                    let dst = (ch * f + first + k) * h * w;
+                    for (o, &v) in latents[dst..dst + h * w]
+                        .iter_mut()
+                        .zip(&data[src..src + h * w])
+                    {
+                        *o = v * self.scaling_factor;
+                    }
+                }
+            }
+        }
+        Ok(latents)
     }
 }
 

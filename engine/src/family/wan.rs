@@ -9,10 +9,13 @@ use ort::session::Session;
 use ort::value::DynValue;
 use serde_json::{Map, Value};
 
-use super::wan_vae::{CausalVae, VAE_FIRST_FILE, VAE_STEP_FILE};
+use super::wan_vae::{
+    CausalEncoder, CausalVae, Normalisation, VAE_ENCODER_FIRST_FILE, VAE_ENCODER_STEP_FILE,
+    VAE_FIRST_FILE, VAE_STEP_FILE,
+};
 use super::{
-    nearest_frames, nearest_multiple, wan_prompt, Denoiser, Family, Placement, Step, TextEncoder,
-    Tokens,
+    nearest_frames, nearest_multiple, wan_prompt, Denoiser, Encoder, Family, Placement, Step,
+    TextEncoder, Tokens,
 };
 use crate::error::EngineError;
 use crate::io::{
@@ -54,8 +57,9 @@ struct Wan {
     patch: usize,
     /// Wan2.2 TI2V: the transformer takes one timestep per token ([B, F'·(h/p)·(w/p)]).
     expand_timesteps: bool,
-    latents_mean: Vec<f32>,
-    latents_std: Vec<f32>,
+    norm: Normalisation,
+    /// The optional causal encoder (`vae_encoder/first.onnx` and `step.onnx`) is there.
+    has_encoder: bool,
 }
 
 /// A list of `n` numbers of `key` in `rel`, each finite and in `range`.
@@ -179,6 +183,19 @@ pub(super) fn open(r: &Reader, index: &Map<String, Value>) -> Result<Box<dyn Fam
         &r.dir.join("tokenizer"),
         Length::Fixed(length),
     ))?;
+    let has_encoder =
+        match [VAE_ENCODER_FIRST_FILE, VAE_ENCODER_STEP_FILE].map(|f| r.dir.join(f).is_file()) {
+            [true, true] => true,
+            [false, false] => false,
+            [first, _] => {
+                let (there, missing) = if first {
+                    (VAE_ENCODER_FIRST_FILE, VAE_ENCODER_STEP_FILE)
+                } else {
+                    (VAE_ENCODER_STEP_FILE, VAE_ENCODER_FIRST_FILE)
+                };
+                return Err(r.err(format!("{there} is there but {missing} is missing")));
+            }
+        };
     let size_multiple = (spatial * patch) as u32;
     if size_multiple > MAX_SIDE {
         return Err(r.err(format!(
@@ -198,8 +215,8 @@ pub(super) fn open(r: &Reader, index: &Map<String, Value>) -> Result<Box<dyn Fam
         tokenizer,
         patch,
         expand_timesteps,
-        latents_mean,
-        latents_std,
+        norm: Normalisation::new(&latents_mean, &latents_std),
+        has_encoder,
     }))
 }
 
@@ -333,6 +350,33 @@ impl Family for Wan {
         }))
     }
 
+    fn has_encoder(&self) -> bool {
+        self.has_encoder
+    }
+
+    fn load_encoder(
+        &self,
+        dir: &Path,
+        options: &RuntimeOptions,
+        placement: &mut Placement,
+    ) -> Result<Box<dyn Encoder>, EngineError> {
+        let sessions = [VAE_ENCODER_FIRST_FILE, VAE_ENCODER_STEP_FILE]
+            .map(|file| load_session(dir, file, options).map(|s| placement.add(s)));
+        let [first, step] = sessions;
+        Ok(Box::new(CausalEncoder::inspect(
+            dir,
+            [first?, step?],
+            self.shapes.latent_channels,
+            self.shapes.vae_factor as usize,
+            self.norm.clone(),
+        )?))
+    }
+
+    /// Wan2.2 TI2V: clean first-frame tokens get timestep 0, as `WanImageToVideoPipeline` runs it.
+    fn conditions_on_clean_frames(&self) -> bool {
+        self.expand_timesteps
+    }
+
     fn load_denoiser(
         &self,
         dir: &Path,
@@ -348,8 +392,7 @@ impl Family for Wan {
             first,
             step,
             self.shapes.latent_channels,
-            &self.latents_mean,
-            &self.latents_std,
+            self.norm.clone(),
         )?;
         Ok(Box::new(WanDenoiser {
             dir: dir.to_path_buf(),
@@ -501,9 +544,17 @@ impl WanDenoiser {
             TimestepInput::PerSample(form) => timestep_tensor(form, step.batch, step.timestep),
             TimestepInput::PerToken(kind) => {
                 let [_, _, f, h, w] = step.shape;
-                let per_sample = f * (h / self.patch) * (w / self.patch);
-                let values = vec![step.timestep as f32; step.batch * per_sample];
-                float_tensor(kind, &[step.batch, per_sample], &values)
+                let per_frame = (h / self.patch) * (w / self.patch);
+                // Tokens run frame by frame, so the clean frames' tokens come first.
+                let clean = step.clean_frames.min(f) * per_frame;
+                let sample: Vec<f32> = (0..f * per_frame)
+                    .map(|i| if i < clean { 0.0 } else { step.timestep as f32 })
+                    .collect();
+                float_tensor(
+                    kind,
+                    &[step.batch, f * per_frame],
+                    &sample.repeat(step.batch),
+                )
             }
         }
     }

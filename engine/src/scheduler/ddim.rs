@@ -45,6 +45,11 @@ impl Scheduler for Ddim {
         &self.timesteps
     }
 
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        let a = self.alphas.at(self.timesteps[step]);
+        (a.sqrt(), (1.0 - a).sqrt())
+    }
+
     fn step(&mut self, step: usize, model_output: &[f32], sample: &mut [f32], _: &mut NoiseStream) {
         let t = self.timesteps[step];
         let prev = t - (self.train / self.timesteps.len()) as f64;

@@ -61,6 +61,13 @@ impl Scheduler for DpmPp2m {
         &self.sigmas
     }
 
+    /// Variance preserving: α = 1/√(σ² + 1), σ_t = σ·α.
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        let sigma = self.sigmas[step];
+        let alpha = 1.0 / (sigma * sigma + 1.0).sqrt();
+        (alpha, sigma * alpha)
+    }
+
     /// First order on the first step and on the last (the final σ is zero).
     fn step(&mut self, step: usize, model_output: &[f32], sample: &mut [f32], _: &mut NoiseStream) {
         let n = self.timesteps.len();

@@ -44,6 +44,10 @@ impl Scheduler for Euler {
         euler_scale(self.tables.sigmas[step], sample)
     }
 
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        (1.0, self.tables.sigmas[step])
+    }
+
     fn step(&mut self, step: usize, model_output: &[f32], sample: &mut [f32], _: &mut NoiseStream) {
         let (sigma, next) = (self.tables.sigmas[step], self.tables.sigmas[step + 1]);
         for (x, &m) in sample.iter_mut().zip(model_output) {

@@ -45,6 +45,10 @@ impl Scheduler for EulerAncestral {
     }
 
     /// Draws one noise value per element, in order.
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        (1.0, self.tables.sigmas[step])
+    }
+
     fn step(
         &mut self,
         step: usize,

@@ -51,6 +51,12 @@ impl Scheduler for FlowEuler {
     }
 
     /// The model output is a velocity: x ← x + (σₙₑₓₜ − σ)·v.
+    /// Flow matching: x = (1 − σ)·x̂₀ + σ·ε.
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        let sigma = self.sigmas[step];
+        (1.0 - sigma, sigma)
+    }
+
     fn step(&mut self, step: usize, model_output: &[f32], sample: &mut [f32], _: &mut NoiseStream) {
         let dt = self.sigmas[step + 1] - self.sigmas[step];
         for (x, &m) in sample.iter_mut().zip(model_output) {

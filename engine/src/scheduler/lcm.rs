@@ -52,6 +52,11 @@ impl Scheduler for Lcm {
         &self.timesteps
     }
 
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        let a = self.alphas.at(self.timesteps[step]);
+        (a.sqrt(), (1.0 - a).sqrt())
+    }
+
     fn step(
         &mut self,
         step: usize,

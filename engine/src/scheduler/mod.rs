@@ -46,6 +46,10 @@ pub trait Scheduler: Send + std::fmt::Debug {
         sample.to_vec()
     }
 
+    /// The weights (a, b) of the clean sample and of unit noise in the latents at `step`'s noise level:
+    /// x = a·x̂₀ + b·ε, as diffusers' `add_noise` (`scale_noise` for flow matching) mixes them.
+    fn noise_weights(&self, step: usize) -> (f64, f64);
+
     /// Advances `sample` in place by one step given the (guided) denoiser output. Stochastic kinds draw their
     /// noise from `noise` (one value per element, in order).
     fn step(
@@ -55,6 +59,16 @@ pub trait Scheduler: Send + std::fmt::Debug {
         sample: &mut [f32],
         noise: &mut NoiseStream,
     );
+}
+
+/// Clean latents `x0` noised with unit noise `noise` to `step`'s level (where video-to-video starts, and
+/// what a kept first frame is at each step), per element in f64.
+pub fn add_noise(scheduler: &dyn Scheduler, step: usize, x0: &[f32], noise: &[f32]) -> Vec<f32> {
+    let (a, b) = scheduler.noise_weights(step);
+    x0.iter()
+        .zip(noise)
+        .map(|(&x, &e)| (a * x as f64 + b * e as f64) as f32)
+        .collect()
 }
 
 impl SchedulerKind {

@@ -245,6 +245,12 @@ impl Scheduler for UniPc {
         &self.sigmas
     }
 
+    /// Flow matching: x = (1 − σ)·x̂₀ + σ·ε.
+    fn noise_weights(&self, step: usize) -> (f64, f64) {
+        let sigma = self.sigmas[step];
+        (1.0 - sigma, sigma)
+    }
+
     /// Corrects the previous step's prediction with this step's x̂₀ (UniC), then predicts the next sample (UniP).
     fn step(&mut self, step: usize, model_output: &[f32], sample: &mut [f32], _: &mut NoiseStream) {
         let sigma = self.sigmas[step];

@@ -89,16 +89,6 @@ impl Param {
         })
     }
 
-    /// Narrows an int parameter's range (and slider) to at most `max` on this instance; hosts that
-    /// cannot are ignored (the value is still clamped where it is used).
-    pub fn set_int_max(&self, max: i32) {
-        for prop in [kOfxParamPropMax, kOfxParamPropDisplayMax] {
-            if let Err(e) = self.props.set_int(prop, 0, max) {
-                log::debug!("Text to Video: cannot change a parameter's range: {e}");
-            }
-        }
-    }
-
     pub fn int_at(&self, time: f64) -> Result<i32> {
         let f = member!(self.suite, paramGetValueAtTime)?;
         let mut v: c_int = 0;
