@@ -22,7 +22,7 @@ NAMES = ("tiny-wan21", "tiny-wan22-ti2v")
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "diffusers", "transformers"))
 
 sys.path.insert(0, str(MODELS))
-from wan_decode import denormalise, session, vae_decode  # noqa: E402
+from wan_vae import denormalise, session, vae_decode  # noqa: E402
 
 
 def load(expected_dir: Path, entry: dict) -> np.ndarray:
