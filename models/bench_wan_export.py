@@ -29,7 +29,7 @@ MODELS = Path(__file__).resolve().parent
 sys.path.insert(0, str(MODELS))
 
 import export_wan  # noqa: E402
-from wan_decode import vae_decode  # noqa: E402
+from wan_vae import vae_decode  # noqa: E402
 
 # diffusers' Wan-AI/Wan2.1-T2V-1.3B-Diffusers transformer config.
 WAN21_1_3B = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16,

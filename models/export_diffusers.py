@@ -2,7 +2,8 @@
 """Convert a diffusers text-to-video pipeline folder into the ONNX model package the engine reads (see
 docs/ARCHITECTURE.md, "Model package"). The folder's model_index.json `_class_name` picks the family:
 
-- ``TextToVideoSDPipeline`` (ModelScope text-to-video-ms-1.7b, Zeroscope v2): text_encoder, unet, vae_decoder;
+- ``TextToVideoSDPipeline`` (ModelScope text-to-video-ms-1.7b, Zeroscope v2): text_encoder, unet, vae_decoder and
+  vae_encoder (video-to-video);
 - ``WanPipeline`` (Wan2.1 T2V, Wan2.2 TI2V-5B): models/export_wan.py.
 
 ``--dtype fp16`` writes half-precision graphs (with fp16 inputs and outputs) and keeps the modules diffusers keeps in
@@ -26,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from onnx_export import (  # noqa: E402
-    DTYPES, choose_dtype, export_graph, read_class_name, write_json, write_model_index,
+    CHECK_TOLERANCE, DTYPES, check_graph, choose_dtype, export_graph, read_class_name, write_json, write_model_index,
 )
 
 FAMILIES = ("TextToVideoSDPipeline", "WanPipeline")
@@ -52,6 +53,18 @@ class VaeDecoderForExport(torch.nn.Module):
 
     def forward(self, latent_sample):
         return self.vae.decode(latent_sample, return_dict=False)[0]
+
+
+class VaeEncoderForExport(torch.nn.Module):
+    """The VAE encoder (quant conv included), run per frame like the decoder: the posterior's mean, unscaled (the
+    engine multiplies it by scaling_factor, as VideoToVideoSDPipeline does); never a sample, so it is deterministic."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, sample):
+        return self.vae.encode(sample, return_dict=False)[0].mean
 
 
 class TextEncoderForExport(torch.nn.Module):
@@ -122,10 +135,12 @@ def export_pipeline(
         out / "vae_decoder" / "model.onnx",
         external,
     )
+    export_vae_encoder(vae, out, external, defaults)
 
     write_json(out / "text_encoder" / "config.json", text_encoder.config.to_dict())
     write_json(out / "unet" / "config.json", dict(unet.config))
     write_json(out / "vae_decoder" / "config.json", dict(vae.config))
+    write_json(out / "vae_encoder" / "config.json", dict(vae.config))
     write_json(out / "scheduler" / "scheduler_config.json", dict(pipe.scheduler.config))
     tok_dir = out / "tokenizer"
     if tok_dir.exists():
@@ -143,9 +158,25 @@ def export_pipeline(
         "tokenizer": ["transformers", type(pipe.tokenizer).__name__],
         "unet": ["onnx", "unet/model.onnx"],
         "vae_decoder": ["onnx", "vae_decoder/model.onnx"],
+        "vae_encoder": ["onnx", "vae_encoder/model.onnx"],
         "t2v_defaults": defaults,
     }
     write_model_index(out, index, license, source)
+
+
+def export_vae_encoder(vae, out: Path, external: str, defaults: dict) -> None:
+    """Writes vae_encoder/model.onnx: frames [N,3,H,W] in [-1,1] -> `latent_mean` [N,C,H/f,W/f], checked against
+    torch at a size other than the traced one (the spatial axes are dynamic)."""
+    module = VaeEncoderForExport(vae).eval()
+    sample = torch.rand((2, vae.config.in_channels, defaults["height"], defaults["width"]), dtype=vae.dtype) * 2 - 1
+    path = out / "vae_encoder" / "model.onnx"
+    axes = {0: "batch", 2: "height", 3: "width"}
+    export_graph(module, (sample,), ["sample"], ["latent_mean"], {"sample": axes, "latent_mean": axes}, path, external)
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    other = torch.rand((3, vae.config.in_channels, 2 * factor, 3 * factor), dtype=vae.dtype) * 2 - 1
+    for x in (sample, other):
+        with torch.no_grad():
+            check_graph(path, {"sample": x}, [module(x)], CHECK_TOLERANCE[vae.dtype])
 
 
 MODELSCOPE_DEFAULTS = {"frames": 16, "max_frames": 64, "fps": 8.0, "steps": 25, "guidance": 9.0, "scheduler": "ddim"}

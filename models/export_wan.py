@@ -1,6 +1,7 @@
 """Convert a diffusers ``WanPipeline`` folder (Wan2.1 T2V, Wan2.2 TI2V-5B) into the Wan package the engine reads
 (docs/ARCHITECTURE.md, "Wan package"): a UMT5 text encoder, the DiT transformer with fused attention, and the
-causal VAE decoder as a first-frame graph plus a step graph whose feature caches are explicit inputs and outputs.
+causal VAE decoder and encoder, each as a first-frame graph plus a step graph whose feature caches are explicit inputs
+and outputs.
 
 Called through models/export_diffusers.py, which picks this module from the folder's ``_class_name``.
 """
@@ -12,10 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, unpatchify
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, patchify, unpatchify
 from torch.onnx import symbolic_helper
 
-from onnx_export import DTYPES, OPSET, export_graph, pin_output_shapes, write_json, write_model_index
+from onnx_export import (
+    CHECK_TOLERANCE, DTYPES, OPSET, export_graph, pin_output_shapes, write_json, write_model_index,
+)
+from wan_vae import vae_encode
 
 # What each Wan release generates by default (the model cards' settings); TI2V is the one with per-token timesteps.
 WAN21_DEFAULTS = {"width": 832, "height": 480, "frames": 81, "fps": 16.0}
@@ -151,7 +155,7 @@ class TransformerForExport(torch.nn.Module):
         return self.transformer(hidden_states, timestep, encoder_hidden_states, return_dict=False)[0]
 
 
-CACHE_FRAMES = 2  # every causal conv of the decoder keeps its last two input frames
+CACHE_FRAMES = 2  # every causal conv of the VAE keeps its last two input frames
 
 
 def _full_cache(entry: torch.Tensor) -> torch.Tensor:
@@ -201,6 +205,29 @@ class VaeDecodeStep(torch.nn.Module):
                 h.remove()
 
 
+class VaeEncodeStep(torch.nn.Module):
+    """One chunk of frames through AutoencoderKLWan's encoder, as diffusers' `_encode` loop runs it: patchify (Wan2.2),
+    the encoder with the feature caches, quant_conv, and the posterior's mean (the first z channels; never a sample).
+
+    `first=True`: frame 0 alone, no cache in; `first=False`: a chunk of 4 frames with the previous run's caches as
+    inputs. Both give one latent frame and return the caches zero-padded to two frames (the causal convs pad with
+    zeros where a cache is short, so the result is the same and every step sees one fixed cache shape; a temporal
+    downsampler's cache is one frame, and it reads only the last)."""
+
+    def __init__(self, vae, first: bool):
+        super().__init__()
+        self.vae, self.first = vae, first
+        self.slots = sum(isinstance(m, WanCausalConv3d) for m in vae.encoder.modules())
+
+    def forward(self, sample, *caches):
+        cache = list(caches) + [None] * (self.slots - len(caches))
+        if self.vae.config.patch_size is not None:
+            sample = patchify(sample, patch_size=self.vae.config.patch_size)
+        out = self.vae.quant_conv(self.vae.encoder(sample, feat_cache=cache, feat_idx=[0]))
+        mean = out[:, : self.vae.config.z_dim]
+        return (mean, *(_full_cache(c) for c in cache if c is not None))
+
+
 # ---- the package ------------------------------------------------------------------------------------------
 
 
@@ -244,6 +271,56 @@ def export_vae_decoder(vae, out: Path, external: str, dtype: torch.dtype) -> int
               for name, axes, c in zip(cache_out, cache_axes, caches)}
     for graph in ("first.onnx", "step.onnx"):
         pin_output_shapes(out / "vae_decoder" / graph, shapes)
+    return k
+
+
+def export_vae_encoder(vae, out: Path, external: str, dtype: torch.dtype) -> int:
+    """Writes vae_encoder/first.onnx (frame 0) and step.onnx (4 frames + caches), checked together against
+    `vae.encode(x).latent_dist.mean` on 9 frames; returns the number of cache tensors."""
+    s = vae.config.scale_factor_spatial
+    lh, lw = 4, 6
+    first = VaeEncodeStep(vae, first=True).eval()
+    frame = torch.rand((1, 3, 1, lh * s, lw * s), dtype=dtype) * 2 - 1
+    chunk = torch.rand((1, 3, 4, lh * s, lw * s), dtype=dtype) * 2 - 1
+    with torch.no_grad():
+        _, *caches = first(frame)
+        _, *step_caches = VaeEncodeStep(vae, first=False).eval()(chunk, *caches)
+    k = len(caches)
+    mismatched = [i for i, (a, b) in enumerate(zip(caches, step_caches)) if a.shape != b.shape]
+    if len(step_caches) != k or mismatched:
+        raise RuntimeError(f"VAE encoder caches change shape between the first frame and a step (slots {mismatched})")
+    sample_axes = {0: "batch", 3: "height", 4: "width"}
+    latent_axes = {0: "batch", 3: "latent_height", 4: "latent_width"}
+    cache_axes = [
+        {0: "batch", 3: _axis_name(c.shape[3], lh, "latent_height"), 4: _axis_name(c.shape[4], lw, "latent_width")}
+        for c in caches
+    ]
+    cache_out = [f"cache_out_{i}" for i in range(k)]
+    cache_in = [f"cache_in_{i}" for i in range(k)]
+    folder = out / "vae_encoder"
+    with wan_symbolics(attention_heads=1):
+        export_graph(first, (frame,), ["sample"], ["latent_mean", *cache_out],
+                     {"sample": sample_axes, "latent_mean": latent_axes, **dict(zip(cache_out, cache_axes))},
+                     folder / "first.onnx", external)
+        export_graph(VaeEncodeStep(vae, first=False).eval(), (chunk, *caches), ["sample", *cache_in],
+                     ["latent_mean", *cache_out],
+                     {"sample": sample_axes, "latent_mean": latent_axes, **dict(zip(cache_in, cache_axes)),
+                      **dict(zip(cache_out, cache_axes))},
+                     folder / "step.onnx", external)
+    shapes = {name: [axes.get(d, size) for d, size in enumerate(c.shape)]
+              for name, axes, c in zip(cache_out, cache_axes, caches)}
+    shapes["latent_mean"] = ["batch", vae.config.z_dim, 1, "latent_height", "latent_width"]
+    for graph in ("first.onnx", "step.onnx"):
+        pin_output_shapes(folder / graph, shapes)
+    video = torch.rand((1, 3, 9, lh * s, lw * s), dtype=dtype) * 2 - 1
+    with torch.no_grad():
+        want = vae.encode(video).latent_dist.mean
+    got = torch.from_numpy(vae_encode(folder, video.numpy()))
+    diff = float((got.double() - want.double()).abs().max())
+    if not diff <= CHECK_TOLERANCE[dtype]:
+        for graph in ("first.onnx", "step.onnx"):
+            (folder / graph).unlink()
+        raise RuntimeError(f"{folder}: the first/step graphs differ from vae.encode by {diff}")
     return k
 
 
@@ -307,10 +384,12 @@ def export_pipeline(pipe, out: Path, defaults: dict, external: str = "auto", lic
     export_text_encoder(text_encoder, out, external)
     export_transformer(transformer, out, external, transformer.dtype, ti2v)
     export_vae_decoder(vae, out, external, vae.dtype)
+    export_vae_encoder(vae, out, external, vae.dtype)
 
     write_json(out / "text_encoder" / "config.json", text_encoder.config.to_dict())
     write_json(out / "transformer" / "config.json", dict(transformer.config))
     write_json(out / "vae_decoder" / "config.json", dict(vae.config))
+    write_json(out / "vae_encoder" / "config.json", dict(vae.config))
     write_json(out / "scheduler" / "scheduler_config.json", dict(pipe.scheduler.config))
     tok_dir = out / "tokenizer"
     if tok_dir.exists():
@@ -323,6 +402,7 @@ def export_pipeline(pipe, out: Path, defaults: dict, external: str = "auto", lic
         "tokenizer": ["transformers", type(pipe.tokenizer).__name__],
         "transformer": ["onnx", "transformer/model.onnx"],
         "vae_decoder": ["onnx", "vae_decoder/first.onnx"],
+        "vae_encoder": ["onnx", "vae_encoder/first.onnx"],
         "t2v_defaults": defaults,
         "t2v_text_length": TEXT_LENGTH,
     }

@@ -22,6 +22,8 @@ OPSET = 17
 INLINE_LIMIT_BYTES = 1 << 30
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+# How far ONNX Runtime may be from torch on a check_graph call, per precision of the exported graph.
+CHECK_TOLERANCE = {torch.float32: 1e-4, torch.float16: 2e-2}
 
 
 def finish_onnx(tmp_file: Path, out_file: Path, external: str) -> None:
@@ -71,6 +73,23 @@ def export_graph(module, args, names_in, names_out, dynamic_axes, out_file: Path
                 dynamo=False,
             )
         finish_onnx(tmp_file, out_file, external)
+
+
+def check_graph(path: Path, feeds: dict, expected: list, tolerance: float = 1e-4) -> float:
+    """Run the written graph in ONNX Runtime on `feeds` (name -> torch tensor) and compare every output with torch's
+    `expected` (same order); a graph that differs is deleted and the export fails. Returns the largest difference."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: v.detach().cpu().numpy() for k, v in feeds.items()})
+    diff = max(float(np.abs(g.astype(np.float64) - e.detach().cpu().double().numpy()).max())
+               for g, e in zip(got, expected, strict=True))
+    if not diff <= tolerance:
+        path.unlink()
+        path.with_name(path.name + "_data").unlink(missing_ok=True)
+        raise RuntimeError(f"{path}: ONNX Runtime differs from torch by {diff} (tolerance {tolerance})")
+    return diff
 
 
 def pin_output_shapes(path: Path, shapes: dict[str, list]) -> None:

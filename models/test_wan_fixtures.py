@@ -22,7 +22,7 @@ NAMES = ("tiny-wan21", "tiny-wan22-ti2v")
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "diffusers", "transformers"))
 
 sys.path.insert(0, str(MODELS))
-from wan_decode import denormalise, session, vae_decode  # noqa: E402
+from wan_vae import denormalise, session, vae_decode  # noqa: E402
 
 
 def load(expected_dir: Path, entry: dict) -> np.ndarray:
@@ -123,7 +123,7 @@ class WanFixtureTest(unittest.TestCase):
                 for path in package.rglob("*.onnx"):
                     self.assertLessEqual(onnx.load(str(path), load_external_data=False).ir_version, 13, path)
                 size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
-                self.assertLess(size, 3_000_000)
+                self.assertLess(size, 5_000_000)
 
 
 @unittest.skipUnless(HAS_TORCH, "needs torch, diffusers and transformers (models/requirements-export.txt)")
@@ -163,7 +163,7 @@ class WanExporterTest(unittest.TestCase):
             out = Path(tmp) / "package"
             self.export(src, out, "--source", "test")
             for graph in ("text_encoder/model.onnx", "transformer/model.onnx", "vae_decoder/first.onnx",
-                          "vae_decoder/step.onnx"):
+                          "vae_decoder/step.onnx", "vae_encoder/first.onnx", "vae_encoder/step.onnx"):
                 self.assertEqual((out / graph).read_bytes(), (FIXTURES / "tiny-wan21" / graph).read_bytes(), graph)
             index = json.loads((out / "model_index.json").read_text())
             self.assertEqual(index["t2v_defaults"], {"width": 832, "height": 480, "frames": 81, "max_frames": 81,
