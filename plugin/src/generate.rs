@@ -28,7 +28,18 @@ pub fn folder(cache_folder: &std::path::Path) -> Option<&std::path::Path> {
 
 /// The clip if the cache already has it (no generation).
 pub fn peek(job: &Job, cache_folder: &std::path::Path) -> Option<Fetched> {
-    ClipCache::global().peek(&job.recipe, folder(cache_folder))
+    let fetched = ClipCache::global().peek(&job.recipe, folder(cache_folder))?;
+    log_served(&fetched, job, None);
+    Some(fetched)
+}
+
+/// The clip's log line: Info for what was generated or read from disk, Debug for memory hits.
+fn log_served(fetched: &Fetched, job: &Job, ran: Option<&Ran>) {
+    let level = match fetched.source {
+        Source::Generated | Source::Disk => log::Level::Info,
+        Source::Memory | Source::Shared => log::Level::Debug,
+    };
+    log::log!(level, "{}", log_line(fetched, job, ran));
 }
 
 /// A clip the cache served, with what the status line should also say about this render (a model
@@ -78,11 +89,7 @@ pub fn get_or_generate(
     waiting.replace(None);
     match result {
         Ok(fetched) => {
-            let level = match fetched.source {
-                Source::Generated | Source::Disk => log::Level::Info,
-                Source::Memory | Source::Shared => log::Level::Debug,
-            };
-            log::log!(level, "{}", log_line(&fetched, job, ran.as_ref()));
+            log_served(&fetched, job, ran.as_ref());
             if let Some(note) = finished_note(&fetched) {
                 crate::instance::show_finished(effect, &note);
             }
