@@ -223,6 +223,15 @@ impl Model {
     /// Decodes latents [1, C, F', h, w] as the denoising loop leaves them (before any de-normalisation)
     /// into frames with the family's decoder. Used by the decoder parity tests and tools.
     pub fn decode_latents(&self, latents: &[f32], shape: [usize; 5]) -> Result<Video, EngineError> {
+        self.decode_with_stats(latents, shape).map(|(video, _)| video)
+    }
+
+    /// `decode_latents`, also timing it (a decode of kept latents is a clip's whole generation time).
+    pub fn decode_with_stats(
+        &self,
+        latents: &[f32],
+        shape: [usize; 5],
+    ) -> Result<(Video, GenerationStats), EngineError> {
         let s = self.package.shapes();
         let bad = |m: String| Err(EngineError::InvalidRequest(m));
         let values = tensor_values(&shape).unwrap_or(usize::MAX);
@@ -243,7 +252,8 @@ impl Model {
             ));
         }
         let mut clock = GenerationClock::start();
-        self.decode_clocked(&mut clock, latents, shape)
+        let video = self.decode_clocked(&mut clock, latents, shape)?;
+        Ok((video, clock.finish()))
     }
 
     /// Decodes checked latents with the family's decoder.

@@ -30,6 +30,18 @@ impl GenerationStats {
     }
 }
 
+/// Two stages of one clip (sampling, then a decode run apart from it) as one.
+impl std::ops::Add for GenerationStats {
+    type Output = GenerationStats;
+
+    fn add(self, other: GenerationStats) -> GenerationStats {
+        GenerationStats {
+            total: self.total + other.total,
+            onnx: self.onnx + other.onnx,
+        }
+    }
+}
+
 /// Measures a generation: started when it begins, fed every session run, finished into `GenerationStats`.
 pub(crate) struct GenerationClock {
     started: Instant,
