@@ -471,7 +471,6 @@ impl ClipCache {
         latents: &Latents,
     ) -> Result<(), String> {
         let key = recipe.key();
-        let bytes = latents::encode(&key, latents)?;
         let limit = latents::max_values(recipe);
         if latents.values.len() as u64 > limit {
             return Err(format!(
@@ -482,6 +481,7 @@ impl ClipCache {
                 recipe.frames
             ));
         }
+        let bytes = latents::encode(&key, latents)?;
         self.latents
             .lock()
             .insert(key.clone(), latents.clone(), latents.byte_size());
