@@ -60,3 +60,21 @@ METADATA = b"""{
 write("clip_entry", "seed-stored-frame", [METADATA, b""])
 write("clip_entry", "seed-grey-frame", [METADATA, png16(4, 2, 30583)])
 write("clip_entry", "seed-wrong-size", [METADATA.replace(b'"width": 4,\n', b'"width": 8,\n'), png16(8, 2, 0)])
+
+
+def latents(shape, count=None, values=None):
+    """A latents file's bytes after its key: rank, dimensions, count, f32 values (see cache/src/latents.rs)."""
+    import struct
+    n = 1
+    for d in shape:
+        n *= d
+    count = n if count is None else count
+    values = [i / 4 - 1 for i in range(n)] if values is None else values
+    return (struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape)
+            + struct.pack("<Q", count) + b"".join(struct.pack("<f", v) for v in values))
+
+
+write("latents_file", "seed-video-latents", [latents([1, 4, 2, 1, 1])])
+write("latents_file", "seed-too-many-values", [latents([2305])])
+write("latents_file", "seed-count-mismatch", [latents([2, 2], count=5)])
+write("latents_file", "seed-huge-dimension", [latents([1 << 62, 4], count=0, values=[])])

@@ -2,23 +2,71 @@
 
 use crate::clip::Clip;
 use crate::entry::{MadeBy, Provenance, ReadError};
+use crate::latents::{self, Latents};
 use crate::memory::Lru;
 use crate::recipe::{ClipKey, Recipe};
 use crate::store::{
-    ClearReport, KeyLock, LockError, Store, Waiting, DEFAULT_LOCK_TAKEOVER, MIN_LOCK_TAKEOVER,
+    ClearReport, KeyLock, LockError, Store, Usage, Waiting, DEFAULT_LOCK_TAKEOVER,
+    MIN_LOCK_TAKEOVER,
 };
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Default memory budget: 2 GiB (override with `T2V_CACHE_MEMORY_MB` or [`ClipCache::set_memory_budget`]).
 pub const DEFAULT_MEMORY_BUDGET: usize = 2 << 30;
-/// Default size cap of a disk cache folder: 20 GiB ([`ClipCache::set_disk_cap`]).
+/// Default size cap of a disk cache folder: 20 GiB (see [`disk_cap`]).
 pub const DEFAULT_DISK_CAP: u64 = 20 << 30;
+/// Memory budget for kept latents (apart from clips): 256 MiB.
+pub const LATENTS_MEMORY_BUDGET: usize = 256 << 20;
+/// Bytes in the "GB" of `T2V_CACHE_MAX_GB` and the plugin's Cache Limit: 2³⁰.
+const GB: f64 = (1u64 << 30) as f64;
+
+/// The size cap of disk folders: `limit_gb` (the plugin's Cache Limit parameter) if it is above 0, else
+/// `T2V_CACHE_MAX_GB` when set to a number above 0 (anything else is logged and ignored), else
+/// [`DEFAULT_DISK_CAP`].
+pub fn disk_cap(limit_gb: f64) -> u64 {
+    if limit_gb.is_finite() && limit_gb > 0.0 {
+        return (limit_gb * GB) as u64;
+    }
+    let Ok(text) = std::env::var("T2V_CACHE_MAX_GB") else {
+        return DEFAULT_DISK_CAP;
+    };
+    match text.trim().parse::<f64>() {
+        Ok(gb) if gb.is_finite() && gb > 0.0 => (gb * GB) as u64,
+        _ => {
+            log::warn!(
+                "clip cache: T2V_CACHE_MAX_GB={text:?} is not a number of GB above 0; using the default"
+            );
+            DEFAULT_DISK_CAP
+        }
+    }
+}
+
+/// Whether `T2V_CACHE_READ_ONLY` makes this process read-only on disk: `1`/`true`/`yes` do, unset, empty,
+/// `0`/`false`/`no` do not; any other value is logged and taken as read-only (the safe reading: a review
+/// machine that mistyped it must still not evict).
+fn read_only_from_env() -> bool {
+    let Ok(text) = std::env::var("T2V_CACHE_READ_ONLY") else {
+        return false;
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" => false,
+        "1" | "true" | "yes" => true,
+        _ => {
+            log::warn!("clip cache: T2V_CACHE_READ_ONLY={text:?} is not 1 or 0; reading it as 1 (read-only)");
+            true
+        }
+    }
+}
+
+/// Why a read-only process changes nothing on disk, for the user.
+const READ_ONLY: &str =
+    "this process only reads the cache folder (T2V_CACHE_READ_ONLY): it writes and removes nothing there";
 /// How often a thread waiting for another thread's generation polls its abort callback.
 const ABORT_POLL: Duration = Duration::from_millis(20);
 
@@ -156,7 +204,10 @@ struct Flight {
 pub struct ClipCache {
     memory: Mutex<Lru<MemKey, MemValue>>,
     flights: Mutex<HashMap<ClipKey, Arc<Flight>>>,
+    latents: Mutex<Lru<ClipKey, Latents>>,
     disk_cap: AtomicU64,
+    /// Reads disk folders only: no entries, latents, locks, eviction or sweeping.
+    read_only: AtomicBool,
     /// Milliseconds a lock holder may show no heartbeat before a waiter takes over.
     lock_takeover_ms: AtomicU64,
 }
@@ -166,12 +217,15 @@ impl ClipCache {
         ClipCache {
             memory: Mutex::new(Lru::new(memory_budget)),
             flights: Mutex::new(HashMap::new()),
+            latents: Mutex::new(Lru::new(LATENTS_MEMORY_BUDGET)),
             disk_cap: AtomicU64::new(disk_cap),
+            read_only: AtomicBool::new(false),
             lock_takeover_ms: AtomicU64::new(lock_takeover_from_env().as_millis() as u64),
         }
     }
 
-    /// The process-wide cache; its memory budget comes from `T2V_CACHE_MEMORY_MB` when set.
+    /// The process-wide cache; its memory budget comes from `T2V_CACHE_MEMORY_MB` when set, its disk cap
+    /// from `T2V_CACHE_MAX_GB` ([`disk_cap`]), read-only mode from `T2V_CACHE_READ_ONLY`.
     pub fn global() -> &'static ClipCache {
         static GLOBAL: OnceLock<ClipCache> = OnceLock::new();
         GLOBAL.get_or_init(|| {
@@ -182,7 +236,9 @@ impl ClipCache {
                 }),
                 Err(_) => DEFAULT_MEMORY_BUDGET,
             };
-            ClipCache::new(budget, DEFAULT_DISK_CAP)
+            let cache = ClipCache::new(budget, disk_cap(0.0));
+            cache.set_read_only(read_only_from_env());
+            cache
         })
     }
 
@@ -195,9 +251,20 @@ impl ClipCache {
         self.memory.lock().used()
     }
 
-    /// Size cap for disk folders, applied after each write.
+    /// Size cap for disk folders, applied after each write (the plugin sets [`disk_cap`] of its Cache
+    /// Limit before each render; the last one set applies).
     pub fn set_disk_cap(&self, bytes: u64) {
         self.disk_cap.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Read-only on disk (a review machine reading a shared cache): clips and latents are served from
+    /// disk, but nothing is written, locked, evicted, swept or removed there; generated clips stay in memory.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, Ordering::Relaxed);
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Relaxed)
     }
 
     /// How long a process holding a clip's lock may show no heartbeat (it is stopped, or its node wedged)
@@ -276,6 +343,8 @@ impl ClipCache {
                 lead.outcome = Some(stored.clone());
                 return Ok(fetched(key, &stored, Source::Disk, None));
             }
+        }
+        if let Some(store) = store.as_ref().filter(|_| !self.is_read_only()) {
             let waiting = Waiting {
                 should_abort: options.should_abort,
                 on_wait: options.on_wait,
@@ -371,20 +440,105 @@ impl ClipCache {
         frame
     }
 
-    /// Forgets one clip: memory (with its resized frames) and its entry in the disk folder.
+    /// Forgets one clip: memory (with its resized frames and latents) and its entry and latents in the disk
+    /// folder. A read-only process ([`ClipCache::set_read_only`]) forgets only memory and says so in `Err`.
     pub fn clear(&self, key: &ClipKey, folder: Option<&Path>) -> io::Result<()> {
         self.memory.lock().remove_where(|k| k.clip_key() == key);
-        cache_folder(folder).map_or(Ok(()), |root| Store::new(&root).discard(key))
+        self.latents.lock().remove(key);
+        let Some(root) = cache_folder(folder) else {
+            return Ok(());
+        };
+        if self.is_read_only() {
+            return Err(io::Error::other(READ_ONLY));
+        }
+        Store::new(&root).forget(key)
+    }
+
+    /// Clips and bytes the disk folder holds that Clear all would remove (entries provably ours and
+    /// latents, in allocated blocks, as eviction counts them); zero when there is no folder.
+    pub fn usage(&self, folder: Option<&Path>) -> io::Result<Usage> {
+        cache_folder(folder).map_or(Ok(Usage::default()), |root| Store::new(&root).usage())
+    }
+
+    /// Keeps a clip's final latents, so that a failed decode is retried without sampling: in memory
+    /// (a [`LATENTS_MEMORY_BUDGET`] LRU) and in the disk folder (`.latents/<key>.f32`, atomic; see
+    /// [`crate::latents`]). `Err` says why the disk part failed (the memory part never does) or that the
+    /// values do not match the shape; a read-only process keeps them in memory only, without error.
+    pub fn save_latents(
+        &self,
+        recipe: &Recipe,
+        folder: Option<&Path>,
+        latents: &Latents,
+    ) -> Result<(), String> {
+        let key = recipe.key();
+        let limit = latents::max_values(recipe);
+        if latents.values.len() as u64 > limit {
+            return Err(format!(
+                "{} values, more than the {limit} latents of a {}x{} clip of {} frames can have",
+                latents.values.len(),
+                recipe.width,
+                recipe.height,
+                recipe.frames
+            ));
+        }
+        let bytes = latents::encode(&key, latents)?;
+        self.latents
+            .lock()
+            .insert(key.clone(), latents.clone(), latents.byte_size());
+        let Some(root) = cache_folder(folder).filter(|_| !self.is_read_only()) else {
+            return Ok(());
+        };
+        let store = Store::new(&root);
+        store
+            .write_latents(&key, &bytes)
+            .map_err(|e| format!("cannot store latents in {}: {e}", root.display()))?;
+        store.evict_to(self.disk_cap.load(Ordering::Relaxed), &key);
+        Ok(())
+    }
+
+    /// The clip's kept latents from memory, else verified from the disk folder; a damaged, foreign or
+    /// oversized file (more values than the recipe's geometry allows) is logged and missed.
+    pub fn load_latents(&self, recipe: &Recipe, folder: Option<&Path>) -> Option<Latents> {
+        let key = recipe.key();
+        if let Some(found) = self.latents.lock().get(&key) {
+            return Some(found);
+        }
+        let store = Store::new(&cache_folder(folder)?);
+        match store.read_latents(&key, latents::max_values(recipe), !self.is_read_only()) {
+            Ok(found) => {
+                let found = found?;
+                self.latents
+                    .lock()
+                    .insert(key, found.clone(), found.byte_size());
+                Some(found)
+            }
+            Err(why) => {
+                log::warn!(
+                    "clip cache: ignoring damaged latents {}: {why}",
+                    store.latents_path(&key).display()
+                );
+                None
+            }
+        }
     }
 
     /// Forgets every clip in memory and every entry in the disk folder that is provably the cache's (see
     /// [`ClearReport`]; its `Display` is a sentence for the user). Goes on past entries it cannot remove.
     /// `Err` only when the folder cannot be read at all.
+    /// A read-only process clears memory only; the report's `refused` says why.
     pub fn clear_all(&self, folder: Option<&Path>) -> io::Result<ClearReport> {
         self.memory.lock().remove_where(|_| true);
-        cache_folder(folder).map_or(Ok(ClearReport::default()), |root| {
-            Store::new(&root).clear_all()
-        })
+        self.latents.lock().remove_where(|_| true);
+        let Some(root) = cache_folder(folder) else {
+            return Ok(ClearReport::default());
+        };
+        if self.is_read_only() {
+            return Ok(ClearReport {
+                refused: Some(READ_ONLY.into()),
+                ..ClearReport::default()
+            });
+        }
+        Store::new(&root).clear_all()
     }
 
     fn memory_clip(&self, key: &ClipKey) -> Option<Arc<Stored>> {
@@ -406,7 +560,7 @@ impl ClipCache {
     /// Reads a verified entry into memory. A damaged entry is logged and treated as missing; `locked`
     /// (the caller holds the key's lock) also removes it so it is regenerated.
     fn load(&self, store: &Store, key: &ClipKey, locked: bool) -> Option<Arc<Stored>> {
-        match store.read(key) {
+        match store.read(key, !self.is_read_only()) {
             Ok((clip, metadata)) => {
                 let location = Some(store.entry_dir(key));
                 let stored = Arc::new(Stored {

@@ -12,6 +12,10 @@
 //! - [`ClipCache::get_or_generate`]: single flight across threads (in memory) and processes (lock files);
 //!   a failed or cancelled generation hands over to a waiter; a stuck lock holder (no heartbeat for
 //!   [`DEFAULT_LOCK_TAKEOVER`]) is taken over; a disk failure never fails the caller.
+//! - [`ClipCache::save_latents`] / [`ClipCache::load_latents`]: a clip's final latents, kept in memory and
+//!   in `.latents/<key>.f32` ([`latents`]) so a failed decode is retried without sampling.
+//! - Disk cap: [`disk_cap`] (Cache Limit parameter, `T2V_CACHE_MAX_GB`, 20 GiB); eviction runs only after
+//!   this process wrote to a folder, and never in a read-only process (`T2V_CACHE_READ_ONLY=1`).
 //! - The disk folder is tagged (`CACHEDIR.TAG`); only provably own entries are evicted or cleared, and no
 //!   file is opened through a symlink or as a FIFO or device.
 
@@ -19,6 +23,7 @@ mod cache;
 mod clip;
 mod entry;
 mod holder;
+pub mod latents;
 mod marker;
 mod memory;
 mod nofollow;
@@ -30,12 +35,15 @@ mod store;
 mod cache_tests;
 #[cfg(all(test, unix))]
 mod folder_tests;
+#[cfg(test)]
+mod latents_tests;
 
 pub use cache::{
-    cache_folder, ClipCache, Fetched, Generated, GetError, Options, Source, DEFAULT_DISK_CAP,
-    DEFAULT_MEMORY_BUDGET,
+    cache_folder, disk_cap, ClipCache, Fetched, Generated, GetError, Options, Source,
+    DEFAULT_DISK_CAP, DEFAULT_MEMORY_BUDGET, LATENTS_MEMORY_BUDGET,
 };
 pub use clip::{Clip, ClipError};
 pub use entry::MadeBy;
+pub use latents::Latents;
 pub use recipe::{ClipKey, Recipe};
-pub use store::{ClearReport, DEFAULT_LOCK_TAKEOVER};
+pub use store::{ClearReport, Usage, DEFAULT_LOCK_TAKEOVER};

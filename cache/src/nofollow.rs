@@ -49,6 +49,21 @@ pub(crate) fn disk_usage(metadata: &Metadata) -> u64 {
     }
 }
 
+/// Whether two metadata (an open file's, a path's not followed) are of the same file: same device and
+/// inode on unix; elsewhere (no such numbers in std) assumed.
+pub(crate) fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (a.dev(), a.ino()) == (b.dev(), b.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
+}
+
 fn checked(path: &Path, mut options: OpenOptions) -> io::Result<File> {
     no_follow(&mut options);
     let file = options.open(path)?;

@@ -10,13 +10,19 @@
 //!   ours: a real folder (not a file, not a symlink) named by a key whose `clip.json` has our format and
 //!   that key, in a tagged root. Sizes are allocated blocks, never following symlinks.
 //! - `.locks/<key>.lock`: empty files locked with `File::lock`; the OS releases a lock when its holder dies,
-//!   so a crashed render node never blocks others; the files are never deleted, which would let two
-//!   processes lock different inodes of one name. `.locks` must be a real folder and lock files regular
-//!   files: nothing is created or written through a symlink.
+//!   so a crashed render node never blocks others. `.locks` must be a real folder and lock files regular
+//!   files: nothing is created or written through a symlink. Lock files nobody holds are swept (unix; at
+//!   eviction and Clear all): the sweeper takes the lock without waiting and unlinks the file (and its
+//!   `.holder`) while holding it. So a process that opened the old file and then gets its lock must check
+//!   that the path still names the file it locked (same device and inode) — if not, it reopens and tries
+//!   again; only a lock on the file the path names counts as holding the key.
 //! - `.locks/<key>.holder`: the lock holder's record ([`crate::holder`]: host, pid, start time), rewritten
 //!   every [`HEARTBEAT`](holder::HEARTBEAT) while the lock is held. A waiter shows it to its user; if the
 //!   record does not change for the takeover time ([`DEFAULT_LOCK_TAKEOVER`]) the holder is stuck (stopped,
 //!   wedged node) and the waiter generates the clip itself without the lock, publishing it atomically.
+//! - `.latents/<key>.f32`: a clip's final latents ([`crate::latents`]), written to
+//!   `.latents/.tmp-<key>-<host>-<pid>-<n>` and renamed; they belong to the clip's entry (cleared, counted
+//!   and evicted with it) and an orphan (its clip never published) is evicted by its own age.
 //! - `.tmp-<key>-<host>-<pid>-<n>/` entries being written and `.trash-…/` entries being deleted (only
 //!   folders with these exact prefixes are ever swept). Since a writer that took over a stuck holder's key
 //!   writes without the lock, a `.tmp-` folder is removed only when its writer is provably dead: same host
@@ -27,11 +33,12 @@
 use crate::clip::Clip;
 use crate::entry::{self, Metadata, Provenance, ReadError};
 use crate::holder::{self, Heartbeat, Holder};
+use crate::latents::{self, Latents, LATENTS, SUFFIX};
 use crate::marker::{self, MARKER};
 use crate::nofollow;
 use crate::recipe::{ClipKey, Recipe};
 use std::fs::{self, File, TryLockError};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -82,6 +89,15 @@ pub(crate) struct Waiting<'a> {
     pub(crate) takeover: Duration,
 }
 
+/// What a disk folder holds of the cache's: what Clear all would remove and eviction counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Clips (entries that are provably ours).
+    pub clips: usize,
+    /// Bytes of those entries and of latents, in allocated blocks.
+    pub bytes: u64,
+}
+
 /// What Clear all did in a disk folder, for the user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClearReport {
@@ -129,10 +145,13 @@ impl Store {
         self.root.join(key.as_str())
     }
 
-    /// Reads and verifies an entry and marks it as just used for eviction.
-    pub(crate) fn read(&self, key: &ClipKey) -> Result<(Clip, Metadata), ReadError> {
+    /// Reads and verifies an entry and (`touch`) marks it as just used for eviction.
+    pub(crate) fn read(&self, key: &ClipKey, touch: bool) -> Result<(Clip, Metadata), ReadError> {
         let dir = self.entry_dir(key);
         let found = entry::read(&dir, key)?;
+        if !touch {
+            return Ok(found);
+        }
         if let Err(e) = nofollow::open_regular(&dir.join(entry::METADATA))
             .and_then(|f| f.set_modified(SystemTime::now()))
         {
@@ -172,8 +191,10 @@ impl Store {
         match ClipKey::from_hex(name) {
             Some(key) => entry::is_ours(&path, &key),
             None => {
-                let known =
-                    name == LOCKS || name.starts_with(TMP_PREFIX) || name.starts_with(TRASH_PREFIX);
+                let known = name == LOCKS
+                    || name == LATENTS
+                    || name.starts_with(TMP_PREFIX)
+                    || name.starts_with(TRASH_PREFIX);
                 known && is_real_dir(&path)
             }
         }
@@ -183,12 +204,17 @@ impl Store {
     /// record has not changed for `waiting.takeover`. Holding it keeps a heartbeat in the holder record.
     pub(crate) fn lock(&self, key: &ClipKey, waiting: &Waiting) -> Result<KeyLock, LockError> {
         self.claim().map_err(LockError::Io)?;
-        let file = self.lock_file(key).map_err(LockError::Io)?;
+        let mut file = self.lock_file(key).map_err(LockError::Io)?;
         let record_path = self.root.join(LOCKS).join(format!("{key}.holder"));
         let mut watched: Option<(Option<Vec<u8>>, Instant)> = None;
         let mut next_look = Instant::now();
         loop {
             match file.try_lock() {
+                Ok(()) if !self.names_lock_file(key, &file) => {
+                    // A sweeper unlinked the file we opened: lock what the path names now.
+                    file = self.lock_file(key).map_err(LockError::Io)?;
+                    continue;
+                }
                 Ok(()) => {
                     let heartbeat = Heartbeat::start(&record_path, Holder::this_process())
                         .map_err(|e| LockError::Io(in_file(&record_path, e)))?;
@@ -240,26 +266,139 @@ impl Store {
 
     /// The key's lock if nobody holds it now (no heartbeat: held only for a moment).
     fn try_lock(&self, key: &ClipKey) -> Option<File> {
-        let file = self.lock_file(key).ok()?;
-        file.try_lock().ok()?;
-        Some(file)
+        loop {
+            let file = self.lock_file(key).ok()?;
+            file.try_lock().ok()?;
+            if self.names_lock_file(key, &file) {
+                return Some(file);
+            }
+        }
+    }
+
+    /// Whether the key's lock path still names `file` (a sweeper may have unlinked it after it was opened).
+    fn names_lock_file(&self, key: &ClipKey, file: &File) -> bool {
+        let path = self.root.join(LOCKS).join(format!("{key}.lock"));
+        match (file.metadata(), fs::symlink_metadata(&path)) {
+            (Ok(open), Ok(named)) => nofollow::same_file(&open, &named),
+            _ => false,
+        }
+    }
+
+    /// Removes the lock files (and holder records) of keys nobody holds: each is locked without waiting and
+    /// unlinked while locked (see the module docs). Unix only: elsewhere an open file cannot be unlinked.
+    pub(crate) fn sweep_locks(&self) {
+        if !cfg!(unix) {
+            return;
+        }
+        let locks = self.root.join(LOCKS);
+        if !is_real_dir(&locks) {
+            return;
+        }
+        let Ok(read) = fs::read_dir(&locks) else {
+            return;
+        };
+        let keys: Vec<ClipKey> = read
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| ClipKey::from_hex(name.strip_suffix(".lock")?))
+            .collect();
+        for key in keys {
+            let Some(_held) = self.try_lock(&key) else {
+                continue;
+            };
+            for suffix in ["holder", "lock"] {
+                let path = locks.join(format!("{key}.{suffix}"));
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        log::warn!("clip cache: cannot remove {}: {e}", path.display())
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Opens (creating the lock folder if needed) the key's lock file, never through a symlink.
     fn lock_file(&self, key: &ClipKey) -> io::Result<File> {
-        let locks = self.root.join(LOCKS);
-        match fs::create_dir(&locks) {
+        let path = self.own_dir(LOCKS)?.join(format!("{key}.lock"));
+        nofollow::open_or_create(&path).map_err(|e| in_file(&path, e))
+    }
+
+    /// The root's folder `name` (`.locks`, `.latents`), created if missing; a symlink or file is refused.
+    fn own_dir(&self, name: &str) -> io::Result<PathBuf> {
+        let dir = self.root.join(name);
+        match fs::create_dir(&dir) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
-        if !is_real_dir(&locks) {
+        if !is_real_dir(&dir) {
             return Err(io::Error::other(format!(
                 "{} is not a folder (a symlink or file); the cache does not follow it",
-                locks.display()
+                dir.display()
             )));
         }
-        let path = locks.join(format!("{key}.lock"));
-        nofollow::open_or_create(&path).map_err(|e| in_file(&path, e))
+        Ok(dir)
+    }
+
+    pub(crate) fn latents_path(&self, key: &ClipKey) -> PathBuf {
+        self.root.join(LATENTS).join(format!("{key}{SUFFIX}"))
+    }
+
+    /// Publishes a key's latents file atomically (temporary file in `.latents`, synced, renamed).
+    pub(crate) fn write_latents(&self, key: &ClipKey, bytes: &[u8]) -> io::Result<()> {
+        self.claim()?;
+        let dir = self.own_dir(LATENTS)?;
+        let tmp = dir.join(self.scratch_file_name(TMP_PREFIX, key));
+        let written = File::create_new(&tmp).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, self.latents_path(key))?;
+            entry::sync_dir(&dir)
+        });
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// Reads a key's verified latents (at most `limit` values) and marks them as just used.
+    pub(crate) fn read_latents(
+        &self,
+        key: &ClipKey,
+        limit: u64,
+        touch: bool,
+    ) -> Result<Option<Latents>, String> {
+        let path = self.latents_path(key);
+        if !is_real_dir(&self.root.join(LATENTS)) {
+            return Ok(None);
+        }
+        let found = latents::read(&path, key, limit)?;
+        if touch && found.is_some() {
+            if let Err(e) =
+                nofollow::open_regular(&path).and_then(|f| f.set_modified(SystemTime::now()))
+            {
+                log::debug!("clip cache: cannot record use of {}: {e}", path.display());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes a key's latents file if it is ours (a regular file whose header names the key).
+    pub(crate) fn discard_latents(&self, key: &ClipKey) -> io::Result<()> {
+        let path = self.latents_path(key);
+        if !is_real_dir(&self.root.join(LATENTS)) || !latents::is_ours(&path, key) {
+            return Ok(());
+        }
+        self.claim()?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Removes everything the cache keeps for a key: its entry and its latents.
+    pub(crate) fn forget(&self, key: &ClipKey) -> io::Result<()> {
+        self.discard(key)?;
+        self.discard_latents(key)
     }
 
     /// Publishes an entry atomically; the caller has the key's [`KeyLock`]. On failure nothing is left
@@ -335,31 +474,99 @@ impl Store {
         let Ok(metadata) = fs::symlink_metadata(&path) else {
             return;
         };
-        if !metadata.is_dir() {
-            return;
-        }
-        let writer = name.get(TMP_PREFIX.len() + 65..).and_then(|rest| {
-            let mut parts = rest.rsplitn(3, '-');
-            let (_n, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
-            Some((host, pid.parse::<u32>().ok()?))
-        });
-        let dead = match writer {
-            Some((host, pid)) if host == holder::host_name() => holder::process_is_gone(pid),
-            _ => false,
-        };
-        let abandoned = metadata
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age > ABANDONED_WRITE);
-        if dead || abandoned {
+        if metadata.is_dir() && writer_is_gone(name, &metadata) {
             log::info!("clip cache: removing unfinished entry {name} of a writer that died");
             remove_logged(&path);
         }
     }
 
-    /// Removes every entry that is provably ours, going on past failures, and sweeps dead leftovers. A
-    /// folder that is not the cache's is left alone (the report says why).
+    /// Removes `.latents/.tmp-` files of dead writers.
+    fn sweep_latents_writes(&self) {
+        let dir = self.root.join(LATENTS);
+        if !is_real_dir(&dir) {
+            return;
+        }
+        for name in names_in(&dir) {
+            let path = dir.join(&name);
+            let Ok(metadata) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if name.starts_with(TMP_PREFIX)
+                && metadata.is_file()
+                && writer_is_gone(&name, &metadata)
+            {
+                log::info!("clip cache: removing unfinished latents {name} of a writer that died");
+                if let Err(e) = fs::remove_file(&path) {
+                    log::warn!("clip cache: cannot remove {}: {e}", path.display());
+                }
+            }
+        }
+    }
+
+    /// What the cache keeps here, per key: entries that are ours with their latents, and orphan latents.
+    /// Each item's time is when it was last used (its `clip.json`'s, else its latents file's, mtime).
+    fn inventory(&self) -> Vec<Kept> {
+        let mut kept: Vec<Kept> = Vec::new();
+        for name in self.names() {
+            let path = self.root.join(&name);
+            if let Some(key) = ClipKey::from_hex(&name).filter(|key| entry::is_ours(&path, key)) {
+                let used = fs::symlink_metadata(path.join(entry::METADATA))
+                    .and_then(|m| m.modified())
+                    .ok();
+                kept.push(Kept {
+                    used,
+                    key,
+                    bytes: entry_usage(&path),
+                    clip: true,
+                });
+            }
+        }
+        let dir = self.root.join(LATENTS);
+        if !is_real_dir(&dir) {
+            return kept;
+        }
+        for name in names_in(&dir) {
+            let Some(key) = name.strip_suffix(SUFFIX).and_then(ClipKey::from_hex) else {
+                continue;
+            };
+            let path = dir.join(&name);
+            let Ok(metadata) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !metadata.is_file() || !latents::is_ours(&path, &key) {
+                continue;
+            }
+            let bytes = nofollow::disk_usage(&metadata);
+            match kept.iter_mut().find(|k| k.key == key) {
+                Some(entry) => entry.bytes += bytes,
+                None => kept.push(Kept {
+                    used: metadata.modified().ok(),
+                    key,
+                    bytes,
+                    clip: false,
+                }),
+            }
+        }
+        kept
+    }
+
+    /// Clips (entries that are ours) and bytes (with latents, allocated blocks) the cache keeps here.
+    pub(crate) fn usage(&self) -> io::Result<Usage> {
+        match fs::symlink_metadata(&self.root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Usage::default()),
+            other => other?,
+        };
+        fs::read_dir(&self.root)?;
+        let kept = self.inventory();
+        Ok(Usage {
+            clips: kept.iter().filter(|k| k.clip).count(),
+            bytes: kept.iter().map(|k| k.bytes).sum(),
+        })
+    }
+
+    /// Removes every entry (with its latents) and orphan latents that are provably ours, going on past
+    /// failures, and sweeps dead leftovers and unheld lock files. A folder that is not the cache's is left
+    /// alone (the report says why).
     pub(crate) fn clear_all(&self) -> io::Result<ClearReport> {
         let mut report = ClearReport::default();
         match fs::symlink_metadata(&self.root) {
@@ -371,26 +578,24 @@ impl Store {
             report.refused = Some(format!("{}: {e}", self.root.display()));
             return Ok(report);
         }
-        for name in self.names() {
-            match ClipKey::from_hex(&name) {
-                Some(key) if entry::is_ours(&self.root.join(&name), &key) => {
-                    match self.discard(&key) {
-                        Ok(()) => report.removed += 1,
-                        Err(e) => report.failed.push(format!("{name}: {e}")),
-                    }
-                }
-                _ => self.sweep_leftover(&name),
+        for kept in self.inventory() {
+            match self.forget(&kept.key) {
+                Ok(()) if kept.clip => report.removed += 1,
+                Ok(()) => {}
+                Err(e) => report.failed.push(format!("{}: {e}", kept.key)),
             }
         }
+        self.sweep();
         for failure in &report.failed {
             log::warn!("clip cache: cannot clear {failure}");
         }
         Ok(report)
     }
 
-    /// Deletes least recently read entries until the folder's entries total at most `cap` bytes, never
-    /// `keep` (the entry just written) nor an entry whose key another process holds; failures are logged
-    /// and skipped. Also sweeps leftovers of dead writers and deleters. Only in a tagged folder.
+    /// Deletes least recently used clips (with their latents) and orphan latents until the folder's total
+    /// is at most `cap` bytes, never `keep` (the key just written) nor a key another process holds;
+    /// failures are logged and skipped. Also sweeps leftovers of dead writers and deleters and unheld lock
+    /// files. Only in a tagged folder, and only called after this process wrote there.
     pub(crate) fn evict_to(&self, cap: u64, keep: &ClipKey) {
         if !marker::is_marked(&self.root) {
             log::warn!(
@@ -399,24 +604,11 @@ impl Store {
             );
             return;
         }
-        let mut entries = Vec::new();
-        let mut total = 0;
-        for name in self.names() {
-            let path = self.root.join(&name);
-            match ClipKey::from_hex(&name) {
-                Some(key) if entry::is_ours(&path, &key) => {
-                    let size = entry_usage(&path);
-                    total += size;
-                    let used = fs::symlink_metadata(path.join(entry::METADATA))
-                        .and_then(|m| m.modified())
-                        .ok();
-                    entries.push((used, key, size));
-                }
-                _ => self.sweep_leftover(&name),
-            }
-        }
-        entries.sort();
-        for (_, key, size) in entries {
+        self.sweep();
+        let mut kept = self.inventory();
+        let mut total: u64 = kept.iter().map(|k| k.bytes).sum();
+        kept.sort_by(|a, b| (a.used, &a.key).cmp(&(b.used, &b.key)));
+        for Kept { key, bytes, .. } in kept {
             if total <= cap {
                 break;
             }
@@ -426,16 +618,26 @@ impl Store {
             let Some(_lock) = self.try_lock(&key) else {
                 continue;
             };
-            match self.discard(&key) {
+            match self.forget(&key) {
                 Ok(()) => {
                     log::info!(
-                        "clip cache: evicted {key} ({size} bytes) to stay under {cap} bytes"
+                        "clip cache: evicted {key} ({bytes} bytes) to stay under {cap} bytes"
                     );
-                    total -= size;
+                    total -= bytes;
                 }
                 Err(e) => log::warn!("clip cache: cannot evict {key}: {e}"),
             }
         }
+    }
+
+    /// Removes leftovers nobody uses any more: scratch folders and files of dead writers and deleters, and
+    /// lock files nobody holds.
+    fn sweep(&self) {
+        for name in self.names() {
+            self.sweep_leftover(&name);
+        }
+        self.sweep_latents_writes();
+        self.sweep_locks();
     }
 
     /// Removes `name` if it is a scratch folder nobody uses any more: a `.trash-` folder (a deleter died or
@@ -451,23 +653,61 @@ impl Store {
 
     /// The root's names that are text (the cache's own names all are).
     fn names(&self) -> Vec<String> {
-        let Ok(read) = fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        read.filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect()
+        names_in(&self.root)
     }
 
     /// A fresh name in the root, unique across machines (host), processes (pid) and calls (counter).
     fn scratch_name(&self, prefix: &str, key: &ClipKey) -> PathBuf {
+        self.root.join(self.scratch_file_name(prefix, key))
+    }
+
+    fn scratch_file_name(&self, prefix: &str, key: &ClipKey) -> String {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root.join(format!(
+        format!(
             "{prefix}{key}-{}-{}-{n}",
             holder::host_name(),
             std::process::id()
-        ))
+        )
     }
+}
+
+/// One key's things in the folder, as eviction and usage count them.
+struct Kept {
+    used: Option<SystemTime>,
+    key: ClipKey,
+    bytes: u64,
+    /// It has an entry (else only orphan latents).
+    clip: bool,
+}
+
+/// The names in `dir` that are text (the cache's own names all are).
+fn names_in(dir: &Path) -> Vec<String> {
+    let Ok(read) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect()
+}
+
+/// Whether the writer of the scratch item `name` (`<prefix><key>-<host>-<pid>-<n>`) is provably dead:
+/// same host and its pid has exited, or the item is untouched for [`ABANDONED_WRITE`] (another host's).
+fn writer_is_gone(name: &str, metadata: &fs::Metadata) -> bool {
+    let writer = name.get(TMP_PREFIX.len() + 65..).and_then(|rest| {
+        let mut parts = rest.rsplitn(3, '-');
+        let (_n, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((host, pid.parse::<u32>().ok()?))
+    });
+    let dead = match writer {
+        Some((host, pid)) if host == holder::host_name() => holder::process_is_gone(pid),
+        _ => false,
+    };
+    let abandoned = metadata
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age > ABANDONED_WRITE);
+    dead || abandoned
 }
 
 fn notify(waiting: &Waiting, text: &str) {

@@ -1,5 +1,5 @@
 //! Fuzz checks for everything the plugin parses from files a user or another machine hands it: a model
-//! package's configs and tokenizer, and a disk cache entry (`clip.json` and its frames).
+//! package's configs and tokenizer, and a disk cache entry (`clip.json` and its frames) and a kept latents file.
 //!
 //! Each check takes the fuzzer's bytes, lays them out as files in a temporary folder, reads them through the
 //! crates' public API and panics only on a real defect: a panic inside our code, or a read that serves
@@ -7,6 +7,7 @@
 //! `libfuzzer`) and the corpus replay test (`tests/corpus.rs`, run by CI) call the same functions.
 
 pub mod clip_entry;
+pub mod latents_file;
 pub mod model_package;
 
 /// Input files are separated by this byte: it never occurs in UTF-8 text, so a seed is the real files

@@ -27,6 +27,11 @@ fn model_package_corpus() {
 }
 
 #[test]
+fn latents_file_corpus() {
+    replay("latents_file", t2v_fuzz::latents_file::check);
+}
+
+#[test]
 fn clip_entry_corpus() {
     replay("clip_entry", t2v_fuzz::clip_entry::check);
 }

@@ -3,6 +3,7 @@
 //! parameter — the only place parameters are set. Also the messages on the node: errors and warnings,
 //! and a note when a generation finishes.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
@@ -228,15 +229,19 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
             bump_generation(&params)?;
         }
         names::CLEAR_ALL => {
-            let report = ClipCache::global()
-                .clear_all(folder)
-                .map_err(|e| Error::failed(format!("cannot clear the cache: {e}")))?;
-            session::forget(None);
-            if !report.failed.is_empty() || report.refused.is_some() {
-                show_warning(effect, &report.to_string());
+            if let Some(refusal) = confirm_clear_all(effect, folder)? {
+                session::set_status(&key, refusal);
+            } else {
+                let report = ClipCache::global()
+                    .clear_all(folder)
+                    .map_err(|e| Error::failed(format!("cannot clear the cache: {e}")))?;
+                session::forget(None);
+                if !report.failed.is_empty() || report.refused.is_some() {
+                    show_warning(effect, &report.to_string());
+                }
+                session::set_status(&key, report.to_string());
+                bump_generation(&params)?;
             }
-            session::set_status(&key, report.to_string());
-            bump_generation(&params)?;
         }
         _ => {}
     }
@@ -247,6 +252,50 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         .unwrap_or_else(generate::pending_status);
     set_status(&params, &generate::with_notes(status, &job))?;
     Ok(kOfxStatOK)
+}
+
+/// Asks the user to confirm Clear All when the disk folder holds something of the cache's: `None` to go on,
+/// else the status saying why nothing was removed. A host that cannot ask (no message suite, or it
+/// answers a question with neither yes nor no) removes nothing: a shared render-farm cache is too costly
+/// to lose to a click nobody confirmed, and deleting the folder by hand stays possible.
+fn confirm_clear_all(effect: &Effect, folder: Option<&Path>) -> Result<Option<String>> {
+    let cache = ClipCache::global();
+    let root = clip_cache::cache_folder(folder);
+    let usage = cache
+        .usage(folder)
+        .map_err(|e| Error::failed(format!("cannot clear the cache: {e}")))?;
+    let Some(root) = root.filter(|_| usage.bytes > 0 && !cache.is_read_only()) else {
+        return Ok(None); // nothing on disk to lose (memory is cleared without asking)
+    };
+    let clips = if usage.clips == 1 { "clip" } else { "clips" };
+    let question = format!(
+        "Remove {} cached {clips} ({}) from {}? This cannot be undone.",
+        usage.clips,
+        size_text(usage.bytes),
+        root.display()
+    );
+    Ok(match message::ask(&effect.suites, effect.raw(), &question) {
+        message::Answer::Yes => None,
+        message::Answer::No => Some("Clear All cancelled: nothing was removed".into()),
+        message::Answer::Unanswered => Some(
+            "Clear All needs the host to confirm it and this host cannot ask: nothing was removed \
+             (delete the cache folder's contents by hand instead)"
+                .into(),
+        ),
+    })
+}
+
+/// "3.4 GB", "12.0 MB", "8 KB" (units of 2^30, 2^20, 2^10 bytes, as the Cache Limit's GB).
+fn size_text(bytes: u64) -> String {
+    const KB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KB * KB * KB {
+        format!("{:.1} GB", b / (KB * KB * KB))
+    } else if b >= KB * KB {
+        format!("{:.1} MB", b / (KB * KB))
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
 }
 
 fn set_status(params: &ParamSet, text: &str) -> Result<()> {
@@ -299,5 +348,13 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert!(unique.len() > 1, "{seeds:?}");
+    }
+
+    #[test]
+    fn sizes_read_in_the_unit_that_fits() {
+        assert_eq!(size_text(1), "1 KB");
+        assert_eq!(size_text(8192), "8 KB");
+        assert_eq!(size_text(12 << 20), "12.0 MB");
+        assert_eq!(size_text((34 << 30) / 10), "3.4 GB");
     }
 }

@@ -32,6 +32,8 @@ pub mod names {
     pub const AUTO_GENERATE: &str = "autoGenerate";
     pub const GENERATE: &str = "generate";
     pub const CACHE_FOLDER: &str = "cacheFolder";
+    /// Size cap of the cache folder in GB (2³⁰ bytes); 0 = `T2V_CACHE_MAX_GB` or the default.
+    pub const CACHE_LIMIT: &str = "cacheLimit";
     pub const CLEAR_CLIP: &str = "clearClip";
     pub const CLEAR_ALL: &str = "clearAll";
     pub const STATUS: &str = "status";
@@ -205,7 +207,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         TIMING,
         PAST_END,
     ];
-    let cache = [CACHE_FOLDER, CLEAR_CLIP, CLEAR_ALL];
+    let cache = [CACHE_FOLDER, CACHE_LIMIT, CLEAR_CLIP, CLEAR_ALL];
     let max_side = t2v_engine::MAX_SIDE as i32;
     let defs = vec![
         group(GROUP_SAMPLING, "Sampling", &sampling, true),
@@ -253,6 +255,10 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model FPS at Native Speed", "Stretch over the Clip", "One Generated Frame per Timeline Frame"], 0)),
         def(PAST_END, "Past the End", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-Pong"], 0)),
         def(CACHE_FOLDER, "Cache Folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
+        Def {
+            evaluate_on_change: false,
+            ..def(CACHE_LIMIT, "Cache Limit (GB)", "Size the cache folder is kept under by removing the least recently used clips (GB of 2^30 bytes); 0 uses T2V_CACHE_MAX_GB or 20 GB. A machine with T2V_CACHE_READ_ONLY=1 never writes or removes anything there.", Kind::Double { default: 0.0, range: (0.0, 1_000_000.0), display: (0.0, 500.0) })
+        },
         def(CLEAR_CLIP, "Clear This Clip", "Remove the clip for the current settings from the cache.", Kind::Button),
         def(CLEAR_ALL, "Clear All", "Remove every cached clip in the cache folder.", Kind::Button),
         Def {
@@ -380,6 +386,7 @@ mod tests {
             "autoGenerate",
             "generate",
             "cacheFolder",
+            "cacheLimit",
             "clearClip",
             "clearAll",
             "status",

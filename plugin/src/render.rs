@@ -19,7 +19,7 @@ use crate::placeholder;
 use crate::project::Project;
 use crate::resample::{resample_to, RgbFrame, Window, MAX_WINDOW_PIXELS};
 use crate::session;
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use crate::timing::TimeMap;
 use crate::transfer::Transfer;
 
@@ -104,6 +104,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
         .unwrap_or(0)
         != 0;
     let settings = Settings::read(&effect.params()?, time)?;
+    ClipCache::global().set_disk_cap(settings::read_disk_cap(&effect.params()?, time)?);
     let project = Project::read(effect)?;
     let job = job::job(&settings, project.pixels())?;
 

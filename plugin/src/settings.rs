@@ -127,3 +127,10 @@ pub fn read_transfer(params: &ParamSet, time: f64) -> Result<Transfer> {
     )
     .map_err(Error::failed)
 }
+
+/// The disk cache's size cap in bytes: the Cache Limit if set, else `T2V_CACHE_MAX_GB`, else the default
+/// (`clip_cache::disk_cap`). Read apart from [`Settings`]: it decides no pixels, only what is evicted.
+pub fn read_disk_cap(params: &ParamSet, time: f64) -> Result<u64> {
+    let gb = clamp_double(CACHE_LIMIT, params.param(CACHE_LIMIT)?.double_at(time)?);
+    Ok(clip_cache::disk_cap(gb))
+}

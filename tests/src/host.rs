@@ -5,7 +5,7 @@
 //! (see `session.rs`); the suites find that session's state through [`current`].
 
 use crate::image::{Components, Depth};
-use crate::messages::Message;
+use crate::messages::{Message, QuestionReply};
 use crate::progress::ProgressEvent;
 use crate::props::{PropertySet, Value};
 use crate::{effect, memory, messages, params, progress, props, threads, timeline};
@@ -65,6 +65,8 @@ pub struct HostConfig {
     pub extra_properties: Vec<(CString, Value)>,
     /// OpenFX 1.5 colour management, when the host offers it.
     pub colour_management: Option<ColourManagement>,
+    /// How the user answers `kOfxMessageQuestion` messages (recorded like any message).
+    pub question_reply: QuestionReply,
 }
 
 /// What a colour-managed host offers: a style, the native config, and the output colourspaces it would
@@ -105,6 +107,7 @@ impl Default for HostConfig {
             natron: false,
             extra_properties: Vec::new(),
             colour_management: None,
+            question_reply: QuestionReply::No,
         }
     }
 }

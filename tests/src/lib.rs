@@ -32,7 +32,7 @@ pub mod png_out;
 pub use host::{ColourManagement, Context, HostConfig};
 pub use image::{images_not_released, Components, Depth, Image, Samples};
 pub use instance::{Instance, Render};
-pub use messages::{Message, MessageKind};
+pub use messages::{Message, MessageKind, QuestionReply};
 pub use params::ParamValue;
 pub use progress::ProgressEvent;
 pub use props::{PropertySet, Value};

@@ -20,6 +20,27 @@ pub enum MessageKind {
     Cleared,
 }
 
+/// How the host's user answers a question (`kOfxMessageQuestion`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QuestionReply {
+    Yes,
+    /// What the host answers unless told otherwise: nothing a question guards happens by accident.
+    #[default]
+    No,
+    /// `kOfxStatFailed`: a host that cannot ask questions.
+    Failed,
+}
+
+impl QuestionReply {
+    fn status(self) -> OfxStatus {
+        match self {
+            QuestionReply::Yes => kOfxStatReplyYes,
+            QuestionReply::No => kOfxStatReplyNo,
+            QuestionReply::Failed => kOfxStatFailed,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub kind: MessageKind,
@@ -37,7 +58,8 @@ fn text(p: *const c_char) -> String {
     }
 }
 
-/// Records a formatted message (called by `variadic.c`). Questions are answered "yes".
+/// Records a formatted message (called by `variadic.c`). Questions are answered as
+/// [`crate::HostConfig::question_reply`] says.
 pub(crate) unsafe extern "C" fn variadic_message(
     _handle: *mut c_void,
     level: *const c_char,
@@ -53,7 +75,9 @@ pub(crate) unsafe extern "C" fn variadic_message(
         };
         let level = text(level);
         let reply = if level == kOfxMessageQuestion.to_string_lossy() {
-            kOfxStatReplyYes
+            host::current().map_or(kOfxStatReplyNo, |state| {
+                state.config.question_reply.status()
+            })
         } else {
             kOfxStatOK
         };

@@ -42,17 +42,46 @@ type MessageFn = unsafe extern "C" fn(
 
 /// Calls a message function with `text` as the one argument of a "%s" format; true if the host took it.
 fn send(f: MessageFn, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
+    call(f, instance, kind.c_name(), text) == kOfxStatOK
+}
+
+/// Calls a message function of level `level` with `text` through "%s"; the host's status.
+fn call(f: MessageFn, instance: *mut c_void, level: &CStr, text: &CStr) -> OfxStatus {
     // SAFETY: instance handle from the host; "%s" consumes exactly the one string argument.
-    let status = unsafe {
+    unsafe {
         f(
             instance,
-            kind.c_name().as_ptr(),
+            level.as_ptr(),
             MESSAGE_ID.as_ptr(),
             c"%s".as_ptr(),
             text.as_ptr(),
         )
+    }
+}
+
+/// A host's answer to [`ask`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// No message suite, or the host answered neither yes nor no (an error, or OK: it cannot ask).
+    Unanswered,
+}
+
+/// Asks the user a yes/no question (`kOfxMessageQuestion`, a modal dialog on hosts that have one).
+pub fn ask(suites: &Suites, instance: *mut c_void, question: &str) -> Answer {
+    let Some(f) = plain_message_fn(suites) else {
+        log::warn!("no message suite; cannot ask: {question}");
+        return Answer::Unanswered;
     };
-    status == kOfxStatOK
+    let status = call(f, instance, kOfxMessageQuestion, &c_string(question));
+    if status == kOfxStatReplyYes {
+        Answer::Yes
+    } else if status == kOfxStatReplyNo {
+        Answer::No
+    } else {
+        Answer::Unanswered
+    }
 }
 
 /// How a message reached the host.
@@ -110,12 +139,16 @@ pub fn plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &str) -> 
     send_plain(suites, instance, kind, &c_string(text))
 }
 
-fn send_plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
-    let message = suites
+/// The plain `message` function: V2's, else V1's.
+fn plain_message_fn(suites: &Suites) -> Option<MessageFn> {
+    suites
         .message_v2
         .and_then(|s| s.message)
-        .or_else(|| suites.message_v1.and_then(|s| s.message));
-    let Some(f) = message else {
+        .or_else(|| suites.message_v1.and_then(|s| s.message))
+}
+
+fn send_plain(suites: &Suites, instance: *mut c_void, kind: Kind, text: &CStr) -> bool {
+    let Some(f) = plain_message_fn(suites) else {
         log::warn!("no message suite; dropped: {}", text.to_string_lossy());
         return false;
     };
