@@ -223,7 +223,8 @@ impl Model {
     /// Decodes latents [1, C, F', h, w] as the denoising loop leaves them (before any de-normalisation)
     /// into frames with the family's decoder. Used by the decoder parity tests and tools.
     pub fn decode_latents(&self, latents: &[f32], shape: [usize; 5]) -> Result<Video, EngineError> {
-        self.decode_with_stats(latents, shape).map(|(video, _)| video)
+        self.decode_with_stats(latents, shape)
+            .map(|(video, _)| video)
     }
 
     /// `decode_latents`, also timing it (a decode of kept latents is a clip's whole generation time).

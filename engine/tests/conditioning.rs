@@ -190,3 +190,18 @@ fn long_clips_run_in_windows_with_every_frame_and_the_same_frames_each_time() {
     };
     assert!(max_diff(&tail(&changed), &tail(&video)) > 1e-3);
 }
+
+/// What the plugin does to keep latents for a failed decode: sampling, then decoding, is generating.
+#[test]
+fn sampling_then_decoding_is_generating() {
+    let model = model();
+    let r = request(&model, 3);
+    let (sampled, _) = model
+        .sample_with_stats(&r, &mut |_| Flow::Continue)
+        .unwrap();
+    assert_eq!(sampled.shape, model.package().latent_shape(&r));
+    let (video, _) = model
+        .decode_with_stats(&sampled.latents, sampled.shape)
+        .unwrap();
+    assert_eq!(video, generate(&model, &r));
+}

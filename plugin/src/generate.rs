@@ -5,8 +5,10 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use clip_cache::{Clip, ClipCache, Fetched, Generated, GetError, MadeBy, Options, Source};
-use t2v_engine::{init_onnx_runtime, EngineError, Flow, GenerationStats, RuntimeOptions};
+use clip_cache::{Clip, ClipCache, Fetched, Generated, GetError, Latents, MadeBy, Options, Source};
+use t2v_engine::{
+    init_onnx_runtime, EngineError, Flow, GenerationStats, Model, RuntimeOptions, Sampled,
+};
 
 use crate::job::Job;
 use crate::location;
@@ -84,7 +86,7 @@ pub fn get_or_generate(
     let mut ran = None;
     let result = ClipCache::global().get_or_generate(&job.recipe, &options, || {
         waiting.replace(None);
-        run_model(effect, job, runtime, &mut notes, &mut ran)
+        run_model(effect, job, runtime, options.folder, &mut notes, &mut ran)
     });
     waiting.replace(None);
     match result {
@@ -108,12 +110,17 @@ pub struct Ran {
     pub stats: GenerationStats,
 }
 
+/// The note of a clip decoded from latents an earlier render kept.
+pub const DECODED_KEPT: &str = "decoded from the latents an earlier render kept (no sampling)";
+
 /// Generates the job's clip; what the user should know about how (`notes`) is pushed on the way, and
-/// what made it lands in `ran`.
+/// what made it lands in `ran`. The final latents are kept in the cache (`folder`) before decoding, so
+/// when a decode fails (out of memory) the next render only decodes.
 fn run_model(
     effect: &Effect,
     job: &Job,
     options: &RuntimeOptions,
+    folder: Option<&std::path::Path>,
     notes: &mut Vec<String>,
     ran: &mut Option<Ran>,
 ) -> std::result::Result<Generated, Failure> {
@@ -133,27 +140,43 @@ fn run_model(
     notes.extend(loaded.note);
     notes.extend(loaded.model.device_note().map(str::to_owned));
     let model = loaded.model;
-    let steps = job.request.steps;
+    let cache = ClipCache::global();
     let label = format!(
-        "Text to Video: generating {} frames ({steps} steps)",
-        job.request.frames
+        "Text to Video: generating {} frames ({} steps)",
+        job.request.frames, job.request.steps
     );
+    // Open through the decode too (long for large models).
     let mut progress = Progress::start(effect.suites.clone(), effect.raw(), &label);
-    let mut on_step = |p: t2v_engine::StepProgress| {
-        #[cfg(feature = "fault-injection")]
-        if p.step > 0 {
-            crate::fault::panic_if_asked(crate::fault::GENERATION_STEP);
+    let kept = cache.load_latents(&job.recipe, folder).and_then(|kept| {
+        let shape = <[usize; 5]>::try_from(kept.shape.as_slice()).ok()?;
+        Some((kept.values.to_vec(), shape))
+    });
+    let (latents, shape, sampling) = match kept {
+        Some((latents, shape)) => {
+            notes.push(DECODED_KEPT.into());
+            (latents, shape, GenerationStats::default())
         }
-        let keep_going = progress.update(p.step as f64 / steps.max(1) as f64);
-        if keep_going && !effect.aborted() {
-            Flow::Continue
-        } else {
-            Flow::Cancel
+        None => {
+            let (sampled, stats) = sample(effect, job, &model, &mut progress)?;
+            let keep = Latents {
+                shape: sampled.shape.to_vec(),
+                values: sampled.latents.as_slice().into(),
+            };
+            if let Err(e) = cache.save_latents(&job.recipe, folder, &keep) {
+                log::warn!(
+                    "Text to Video: the latents of {} were not kept: {e}",
+                    job.recipe.key()
+                );
+            }
+            (sampled.latents, sampled.shape, stats)
         }
     };
-    let (video, stats) = model
-        .generate_with_stats(&job.request, &mut on_step)
+    #[cfg(feature = "fault-injection")]
+    crate::fault::panic_if_asked(crate::fault::DECODE);
+    let (video, decoding) = model
+        .decode_with_stats(&latents, shape)
         .map_err(engine_failure)?;
+    let stats = sampling + decoding;
     let frames = video.frames.into_iter().map(Arc::from).collect();
     let clip = Clip::new(video.width, video.height, frames).map_err(|e| {
         Failure::Error(Error::failed(format!("the model produced a bad clip: {e}")))
@@ -172,6 +195,30 @@ fn run_model(
         stats,
     });
     Ok(Generated { clip, made_by })
+}
+
+/// The denoising loop with a progress bar the user can cancel (as can the host).
+fn sample(
+    effect: &Effect,
+    job: &Job,
+    model: &Model,
+    progress: &mut Progress,
+) -> std::result::Result<(Sampled, GenerationStats), Failure> {
+    let mut on_step = |p: t2v_engine::StepProgress| {
+        #[cfg(feature = "fault-injection")]
+        if p.step > 0 {
+            crate::fault::panic_if_asked(crate::fault::GENERATION_STEP);
+        }
+        let keep_going = progress.update(p.step as f64 / p.steps.max(1) as f64);
+        if keep_going && !effect.aborted() {
+            Flow::Continue
+        } else {
+            Flow::Cancel
+        }
+    };
+    model
+        .sample_with_stats(&job.request, &mut on_step)
+        .map_err(engine_failure)
 }
 
 fn engine_failure(e: EngineError) -> Failure {

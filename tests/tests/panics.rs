@@ -218,3 +218,46 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
         "one generation: an update before and after each of 4 steps"
     );
 }
+
+/// A decode that fails (as running out of GPU memory would) after minutes of sampling: the final latents
+/// were kept, so the next render decodes them without sampling again (the engine's tests prove sampling
+/// then decoding is generating).
+#[test]
+fn a_failed_decode_keeps_the_latents_and_the_next_render_only_decodes() {
+    let cache = tempfile::tempdir().unwrap();
+    let session = load(None).unwrap();
+    let instance = instance(&session, cache.path());
+    instance.set_param("seed", 2031).unwrap();
+    panic_at(&session, Some("decode"));
+    assert_fatal(
+        instance.render(&Render::frame(0.0)),
+        "OfxImageEffectActionRender",
+    );
+    let files = common::walk(cache.path());
+    assert!(
+        files
+            .iter()
+            .any(|f| f.contains("/.latents/") && f.ends_with(".f32")),
+        "the latents are kept: {files:?}"
+    );
+    assert!(files.iter().all(|f| !f.ends_with("clip.json")), "{files:?}");
+
+    panic_at(&session, None);
+    session.clear_log();
+    common::assert_picture(&instance.render(&Render::frame(1.0)).unwrap());
+    let status = match instance.param("status") {
+        Some(ofx_host::ParamValue::Text(line)) => line,
+        other => panic!("no status: {other:?}"),
+    };
+    assert!(
+        status.ends_with("; decoded from the latents an earlier render kept (no sampling)"),
+        "{status}"
+    );
+    let progress = session.progress();
+    assert!(
+        !progress
+            .iter()
+            .any(|e| matches!(e, ProgressEvent::Update(_))),
+        "no denoising step ran: {progress:?}"
+    );
+}
