@@ -14,6 +14,13 @@ use std::path::Path;
 
 const PANIC_AT: &CStr = c"TextToVideoFaultPanicAt";
 
+/// One fault test at a time: the plugin keeps the suites (so the fault point and the progress bar) of
+/// the host that loaded it last, so sessions of parallel tests would read each other's.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The test host, asking for a panic at `panic_at` from the start.
 fn config(panic_at: Option<&str>) -> HostConfig {
     HostConfig {
@@ -53,6 +60,7 @@ fn instance<'s>(session: &'s Session, cache: &Path) -> Instance<'s> {
 
 #[test]
 fn a_panic_in_load_describe_or_unload_fails_that_action_and_the_next_load_works() {
+    let _serial = serial();
     for action in ["OfxActionLoad", "OfxActionDescribe"] {
         assert_fatal(load(Some(action)), action);
     }
@@ -78,6 +86,7 @@ fn the_shipped_bundle_has_no_fault_injection() {
 
 #[test]
 fn a_panic_in_any_instance_action_fails_it_and_the_same_action_then_works() {
+    let _serial = serial();
     let cache = tempfile::tempdir().unwrap();
     let session = load(None).unwrap();
 
@@ -166,13 +175,22 @@ fn a_panic_in_any_instance_action_fails_it_and_the_same_action_then_works() {
     again.destroy().unwrap();
 }
 
+/// Both faults inside a generation, one after the other.
 #[test]
-fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_generates() {
-    let cache = tempfile::tempdir().unwrap();
+fn panics_inside_a_generation_fail_the_render_and_the_next_render_recovers() {
+    let _serial = serial();
     let session = load(None).unwrap();
-    let instance = instance(&session, cache.path());
+    a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_generates(&session);
+    a_failed_decode_keeps_the_latents_and_the_next_render_only_decodes(&session);
+}
+
+fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_generates(
+    session: &Session,
+) {
+    let cache = tempfile::tempdir().unwrap();
+    let instance = instance(session, cache.path());
     instance.set_param("seed", 2024).unwrap();
-    panic_at(&session, Some("generationStep"));
+    panic_at(session, Some("generationStep"));
     session.clear_log();
     assert_fatal(
         instance.render(&Render::frame(0.0)),
@@ -203,7 +221,7 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
     }
 
     // the clip's single-flight slot was released: the same clip generates now, from two threads at once
-    panic_at(&session, None);
+    panic_at(session, None);
     session.clear_log();
     let frames: Vec<Image> = instance
         .render_all(&[Render::frame(0.0), Render::frame(0.0)], 2)
@@ -222,13 +240,11 @@ fn a_panic_inside_the_denoising_loop_fails_the_render_and_the_next_render_genera
 /// A decode that fails (as running out of GPU memory would) after minutes of sampling: the final latents
 /// were kept, so the next render decodes them without sampling again (the engine's tests prove sampling
 /// then decoding is generating).
-#[test]
-fn a_failed_decode_keeps_the_latents_and_the_next_render_only_decodes() {
+fn a_failed_decode_keeps_the_latents_and_the_next_render_only_decodes(session: &Session) {
     let cache = tempfile::tempdir().unwrap();
-    let session = load(None).unwrap();
-    let instance = instance(&session, cache.path());
+    let instance = instance(session, cache.path());
     instance.set_param("seed", 2031).unwrap();
-    panic_at(&session, Some("decode"));
+    panic_at(session, Some("decode"));
     assert_fatal(
         instance.render(&Render::frame(0.0)),
         "OfxImageEffectActionRender",
@@ -242,9 +258,10 @@ fn a_failed_decode_keeps_the_latents_and_the_next_render_only_decodes() {
     );
     assert!(files.iter().all(|f| !f.ends_with("clip.json")), "{files:?}");
 
-    panic_at(&session, None);
+    panic_at(session, None);
     session.clear_log();
     common::assert_picture(&instance.render(&Render::frame(1.0)).unwrap());
+    instance.press("fitMode").unwrap(); // the status line follows the next parameter event
     let status = match instance.param("status") {
         Some(ofx_host::ParamValue::Text(line)) => line,
         other => panic!("no status: {other:?}"),
