@@ -19,9 +19,10 @@ WAN = ("tiny-wan21", "tiny-wan22-ti2v")
 # What encoded.f32 allows between ONNX Runtime and torch (measured: ModelScope 1.4e-6, Wan up to 3e-7).
 ENCODED_TOLERANCE = 1e-4
 # Mean |x − dec(enc(x))| (0..1 units) of the shipped encoder on this test's sample of held-out scenes, measured when
-# it was fitted (0.057 on fit_encoder.py's larger sample; its white backgrounds come back grey, 0.32 on those clips);
+# it was fitted (0.056 on fit_encoder.py's larger sample; white backgrounds come back grey, 0.32 on those clips: the
+# decoder's limit, a latent optimised for such a frame decodes 0.27 away);
 # the test allows twice that.
-ROUND_TRIP_MEASURED = 0.098
+ROUND_TRIP_MEASURED = 0.096
 ROUND_TRIP_BOUND = 2 * ROUND_TRIP_MEASURED
 
 sys.path.insert(0, str(MODELS))

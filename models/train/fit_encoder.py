@@ -1,6 +1,6 @@
 """Fit a VAE encoder to the shipped tiny-shapes decoder and add it to the package as `vae_encoder`.
 
-    python3 models/train/fit_encoder.py [--package models/tiny-shapes] [--steps 600] [--threads 2]
+    python3 models/train/fit_encoder.py [--package models/tiny-shapes] [--steps 600] [--threads 2] [--resume]
 
 The training run that made tiny-shapes (and its encoder) is gone; only the decoder graph ships. Its weights are
 read back from `vae_decoder/model.onnx` into `networks.Decoder` and frozen, and a fresh `networks.Encoder` is trained
@@ -38,14 +38,12 @@ DEFAULT_SEED = 42
 SEED = 5
 
 
-def load_decoder(package):
-    """networks.Decoder with the weights of the package's decoder graph (initializers are named as the module's
-    state dict), frozen."""
-    model = onnx.load(os.path.join(package, "vae_decoder", "model.onnx"))
-    state = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in model.graph.initializer}
-    dec = Decoder(LATENT_CHANNELS)
-    dec.load_state_dict(state, strict=True)
-    return dec.eval().requires_grad_(False)
+def load_weights(module, path):
+    """`module` with the weights of the graph at `path` (its initializers are named as the module's state dict)."""
+    model = onnx.load(path)
+    module.load_state_dict({t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
+                            for t in model.graph.initializer}, strict=True)
+    return module
 
 
 def batch(rng, held_out=False, clips=4, per_clip=8):
@@ -53,12 +51,11 @@ def batch(rng, held_out=False, clips=4, per_clip=8):
     return np.concatenate([c[rng.choice(scenes.FRAMES, per_clip, replace=False)] for c in frames])
 
 
-def fit(dec, steps, seed):
+def fit(dec, enc, steps, seed):
     """Encoder trained through the frozen decoder: L1 + MSE on pixels (object pixels weighted up as in the
     decoder's refinement) and a small pull towards the latent scale the denoiser was trained on."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    enc = Encoder(LATENT_CHANNELS)
     opt = torch.optim.AdamW(enc.parameters(), lr=2e-3, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
     for step in range(steps):
@@ -88,10 +85,15 @@ def main():
     ap.add_argument("--package", default=os.path.join(HERE, "..", "tiny-shapes"))
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--resume", action="store_true", help="start from the package's vae_encoder instead of scratch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    dec = load_decoder(args.package)
-    enc = fit(dec, args.steps, SEED)
+    dec = load_weights(Decoder(LATENT_CHANNELS), os.path.join(args.package, "vae_decoder", "model.onnx"))
+    dec.eval().requires_grad_(False)
+    enc = Encoder(LATENT_CHANNELS)
+    if args.resume:
+        load_weights(enc, os.path.join(args.package, "vae_encoder", "model.onnx"))
+    enc = fit(dec, enc, args.steps, SEED + int(args.resume))
 
     held_out = batch(np.random.default_rng(99), held_out=True, clips=16)
     print(f"round trip on held-out scenes: mean abs {round_trip_error(enc, dec, held_out):.4f}")
