@@ -30,7 +30,7 @@ pub use limits::MAX_SIDE;
 pub use model::Model;
 pub use noise::NoiseStream;
 pub use package::{Defaults, ModelPackage, Shapes, TEXT_ENCODER_FILE, UNET_FILE, VAE_DECODER_FILE};
-pub use request::{Flow, Request, StepProgress, Video};
+pub use request::{Flow, Request, SourceVideo, StepProgress, Video};
 pub use runtime::{
     disable_onnx_runtime_telemetry, init_onnx_runtime, strict_device, strict_device_from, Device,
     Residency, RuntimeOptions, RELEASE_TEXT_ENCODER_ABOVE, STRICT_DEVICE_ENV,
