@@ -511,6 +511,8 @@ typedef struct OfxImageMemoryStruct *OfxImageMemoryHandle;
 #define kOfxImageClipPropDepthPrefix "OfxImageClipPropDepth_"
 #define kOfxImageClipPropPARPrefix "OfxImageClipPropPAR_"
 #define kOfxImageClipPropRoIPrefix "OfxImageClipPropRoI_"
+/* GetFramesNeeded out args: the frame ranges (pairs) of the named input clip a render reads. */
+#define kOfxImageClipPropFrameRangePrefix "OfxImageClipPropFrameRange_"
 
 /* Image properties */
 #define kOfxImagePropData "OfxImagePropData"

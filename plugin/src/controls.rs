@@ -13,9 +13,10 @@ use crate::ofx::{param::ParamSet, props::PropSet, Result};
 use crate::params::{names, LAYOUT_VERSION};
 use crate::scheduler_menu;
 use crate::settings::{OutputSize, Settings};
+use crate::start_from::StartFrom;
 
 /// Width/Height only matter for a custom size, the Model menu only without a custom model folder, Steps,
-/// Guidance and Frames only with Use Model Defaults off.
+/// Guidance and Frames only with Use Model Defaults off, Start Frame only with Start From: Source Frame.
 pub fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
     let custom_size = settings.output_size == OutputSize::Custom;
     params.param(names::WIDTH)?.set_enabled(custom_size);
@@ -28,6 +29,9 @@ pub fn enable_dependents(params: &ParamSet, settings: &Settings) -> Result<()> {
             .param(name)?
             .set_enabled(!settings.use_model_defaults);
     }
+    params
+        .param(names::START_FRAME)?
+        .set_enabled(settings.start_from == StartFrom::Frame);
     Ok(())
 }
 

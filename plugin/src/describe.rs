@@ -50,7 +50,8 @@ pub fn describe(effect: &Effect) -> Result<OfxStatus> {
         props.set_int(kOfxImageEffectPluginPropHostFrameThreading, 0, 0),
         props.set_int(kOfxImageEffectPropSupportsTiles, 0, 0),
         props.set_int(kOfxImageEffectPropSupportsMultiResolution, 0, 1),
-        props.set_int(kOfxImageEffectPropTemporalClipAccess, 0, 0),
+        // The Source clip is read at the times the generated frames map onto, not only the one rendered.
+        props.set_int(kOfxImageEffectPropTemporalClipAccess, 0, 1),
         props.set_int(kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0),
         props.set_int(kOfxImageEffectPluginPropSingleInstance, 0, 0),
     ];
@@ -69,7 +70,8 @@ pub fn describe_in_context(effect: &Effect, in_args: PropSet) -> Result<OfxStatu
     )?;
     log_rejected(&[output.set_int(kOfxImageEffectPropSupportsTiles, 0, 0)]);
     if context.as_bytes() == kOfxImageEffectContextGeneral.to_bytes() {
-        // General context needs an input in some hosts; ours is optional and never read.
+        // General context needs an input in some hosts; ours is optional, read only when the Source
+        // parameters ask for it (video-to-video, a start frame), at other times than the one rendered.
         let source = effect.define_clip(kOfxImageEffectSimpleSourceClipName)?;
         source.set_strings(
             kOfxImageEffectPropSupportedComponents,
@@ -80,6 +82,7 @@ pub fn describe_in_context(effect: &Effect, in_args: PropSet) -> Result<OfxStatu
             ],
         )?;
         source.set_int(kOfxImageClipPropOptional, 0, 1)?;
+        log_rejected(&[source.set_int(kOfxImageEffectPropTemporalClipAccess, 0, 1)]);
     }
     let labels: Vec<String> = location::models().into_iter().map(|m| m.label).collect();
     let params = effect.params()?;

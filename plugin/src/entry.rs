@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ofx_sys::*;
 
 use crate::ofx::{effect::Effect, message, suites, OfxStatus};
-use crate::{colour_management, describe, instance, render};
+use crate::{colour_management, describe, instance, render, source};
 
 pub const PLUGIN_ID: &CStr = c"org.texttovideo.TextToVideo";
 
@@ -181,6 +181,7 @@ fn dispatch(
             render::clip_preferences(&effect, out)?
         }
         a if a == kOfxImageEffectActionGetTimeDomain => render::time_domain(&effect, out)?,
+        a if a == kOfxImageEffectActionGetFramesNeeded => source::frames_needed(&effect, inp, out)?,
         a if a == kOfxImageEffectActionGetOutputColourspace => {
             colour_management::output_colourspace(&effect, inp, out)?
         }

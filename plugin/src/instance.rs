@@ -13,7 +13,6 @@ use ofx_sys::*;
 
 use crate::controls;
 use crate::generate;
-use crate::job;
 use crate::location;
 use crate::model_pool;
 use crate::ofx::{
@@ -24,6 +23,8 @@ use crate::project::Project;
 use crate::scheduler_menu;
 use crate::session;
 use crate::settings::Settings;
+use crate::source;
+use crate::start_from::StartFrom;
 use crate::transfer::Transfer;
 
 /// Per-instance state, owned through `kOfxPropInstanceData`.
@@ -165,6 +166,7 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
         || name == names::SCHEDULER_NAME
         || name == names::PARAMS_VERSION
         || name == names::OUTPUT_TRANSFER_NAME
+        || name == names::START_FROM_NAME
     {
         return Ok(kOfxStatOK); // our own writes
     }
@@ -189,10 +191,14 @@ pub fn changed(effect: &Effect, in_args: PropSet) -> Result<OfxStatus> {
     if name == names::OUTPUT_TRANSFER {
         remember_transfer_id(&params, time)?;
     }
+    if name == names::START_FROM {
+        remember_start_from_id(&params, time)?;
+    }
     let settings_and_job = Settings::read(&params, time).and_then(|settings| {
         controls::enable_dependents(&params, &settings)?;
         let project = Project::read(effect)?;
-        let job = job::job(&settings, project.pixels())?;
+        // With the Source frames it reads: Generate approves, and Status names, the clip renders use.
+        let job = source::job(effect, &settings, &project)?;
         // Cosmetic: the render decides from the settings alone (see `request`).
         let host = effect.suites.host();
         if let Err(e) = controls::follow_model(&params, &host, &settings, &job.package.package) {
@@ -334,6 +340,12 @@ fn remember_transfer_id(params: &ParamSet, time: f64) -> Result<()> {
     let index = params.param(names::OUTPUT_TRANSFER)?.int_at(time)?;
     let id = Transfer::from_index(index).map_or("", Transfer::id);
     params.param(names::OUTPUT_TRANSFER_NAME)?.set_string(id)
+}
+
+fn remember_start_from_id(params: &ParamSet, time: f64) -> Result<()> {
+    let index = params.param(names::START_FROM)?.int_at(time)?;
+    let id = StartFrom::from_index(index).map_or("", StartFrom::id);
+    params.param(names::START_FROM_NAME)?.set_string(id)
 }
 
 #[cfg(test)]

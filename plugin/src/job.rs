@@ -163,6 +163,9 @@ pub(crate) mod tests {
             strict_device: false,
             auto_generate: false,
             cache_folder: PathBuf::new(),
+            strength: 1.0,
+            start_from: crate::start_from::StartFrom::None,
+            start_frame: 0,
         }
     }
 

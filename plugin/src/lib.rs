@@ -31,6 +31,9 @@ mod resample;
 mod scheduler_menu;
 mod session;
 mod settings;
+mod source;
+mod source_pixels;
+mod start_from;
 mod timing;
 mod transfer;
 

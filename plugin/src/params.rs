@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use crate::start_from::StartFrom;
 use crate::transfer::Transfer;
 
 /// Parameter names.
@@ -58,6 +59,14 @@ pub mod names {
     /// The chosen output transfer's stable id (`srgb`, `linear`), so a saved project keeps it whatever the
     /// menu's order.
     pub const OUTPUT_TRANSFER_NAME: &str = "outputTransferName";
+    pub const GROUP_SOURCE: &str = "groupSource";
+    /// How far from the Source clip to go: 0 gives it back, 1 (the default) ignores it.
+    pub const STRENGTH: &str = "strength";
+    pub const START_FROM: &str = "startFrom";
+    /// The chosen Start From's stable id (`none`, `clip_start`, `frame`), as `outputTransferName`.
+    pub const START_FROM_NAME: &str = "startFromName";
+    /// The timeline frame Start From: Source Frame reads.
+    pub const START_FRAME: &str = "startFrame";
 }
 
 /// The `paramsVersion` this plugin writes (see `names::PARAMS_VERSION`).
@@ -208,11 +217,13 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         PAST_END,
     ];
     let cache = [CACHE_FOLDER, CACHE_LIMIT, CLEAR_CLIP, CLEAR_ALL];
+    let source = [STRENGTH, START_FROM, START_FRAME];
     let max_side = t2v_engine::MAX_SIDE as i32;
     let defs = vec![
         group(GROUP_SAMPLING, "Sampling", &sampling, true),
         group(GROUP_OUTPUT, "Output", &output, true),
         group(GROUP_CACHE, "Cache", &cache, false),
+        group(GROUP_SOURCE, "Source", &source, false),
         Def {
             evaluate_on_change: false,
             ..def(PROMPT, "Prompt", "What the clip shows.", TEXT)
@@ -254,6 +265,9 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         output_transfer(),
         def(TIMING, "Timing", "How generated frames map onto timeline frames.", choice(&["Model FPS at Native Speed", "Stretch over the Clip", "One Generated Frame per Timeline Frame"], 0)),
         def(PAST_END, "Past the End", "What the timeline shows after the last generated frame.", choice(&["Hold", "Loop", "Ping-Pong"], 0)),
+        def(STRENGTH, "Source Strength", "How far the clip may move from the Source input (General context): 0 gives the source back unchanged, 1 ignores it (pure generation; so connecting a Source changes nothing until this is lowered).", Kind::Double { default: 1.0, range: (0.0, 1.0), display: (0.0, 1.0) }),
+        start_from(),
+        def(START_FRAME, "Start Frame", "The timeline frame of the Source input that Start From: Source Frame makes the clip's first frame (for example the last frame of the shot before).", int(0, (i32::MIN, i32::MAX), (0, 1000))),
         def(CACHE_FOLDER, "Cache Folder", "Where generated clips are kept; empty uses T2V_CACHE_DIR or the per-user cache.", DIRECTORY),
         Def {
             evaluate_on_change: false,
@@ -272,6 +286,10 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         output_transfer_name(),
         Def {
             secret: true,
+            ..def(START_FROM_NAME, "Start From Name", "The chosen Start From's id (survives changes to the Start From menu).", text_line.clone())
+        },
+        Def {
+            secret: true,
             ..def(SCHEDULER_NAME, "Scheduler Name", "The chosen scheduler's id (survives changes to the Scheduler menu).", text_line)
         },
         Def {
@@ -282,6 +300,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def("pageSampling", "Sampling", "", Kind::Page([&[GROUP_SAMPLING][..], &sampling[..]].concat())),
         def("pageOutput", "Output", "", Kind::Page([&[GROUP_OUTPUT][..], &output[..]].concat())),
         def("pageCache", "Cache", "", Kind::Page([&[GROUP_CACHE][..], &cache[..]].concat())),
+        def("pageSource", "Source", "", Kind::Page([&[GROUP_SOURCE][..], &source[..]].concat())),
     ];
     defs
 }
@@ -301,6 +320,18 @@ fn output_transfer() -> Def {
         "sRGB (Display): the frames as the model made them, for display-referred timelines. Linear \
          (Rec.709 primaries): the same light decoded with the sRGB curve, for scene-linear hosts (Nuke, \
          colour-managed Resolve). A colour-managed (OpenFX 1.5) host that asks for one of these gets it.",
+        choice(&labels, 0),
+    )
+}
+
+/// The Start From menu (`StartFrom::ALL`'s order; None first, the default).
+fn start_from() -> Def {
+    let labels = StartFrom::ALL.map(StartFrom::label);
+    def(
+        names::START_FROM,
+        "Start From",
+        "Make the clip's first frame a frame of the Source input (General context): the one at the \
+         clip's first frame, or the one at Start Frame — to continue a shot from its last frame.",
         choice(&labels, 0),
     )
 }

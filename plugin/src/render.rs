@@ -13,13 +13,19 @@ use crate::fit::{place, Placement};
 use crate::generate::{self, Failure};
 use crate::instance;
 use crate::job::{self, Job};
-use crate::ofx::{effect::Effect, image::Image, props::PropSet, Error, OfxStatus, Result};
+use crate::ofx::{
+    effect::Effect,
+    image::{Clip, Image},
+    props::PropSet,
+    Error, OfxStatus, Result,
+};
 use crate::pixels::encode_row;
 use crate::placeholder;
 use crate::project::Project;
 use crate::resample::{resample_to, RgbFrame, Window, MAX_WINDOW_PIXELS};
 use crate::session;
 use crate::settings::{self, Settings};
+use crate::source;
 use crate::timing::TimeMap;
 use crate::transfer::Transfer;
 
@@ -56,13 +62,19 @@ pub fn time_domain(effect: &Effect, out: PropSet) -> Result<OfxStatus> {
     else {
         return Ok(kOfxStatReplyDefault);
     };
-    let map = time_map(&settings, &job, &project, 0.0, 0.0);
+    let map = time_map(&settings, &job, &project, (0.0, 0.0));
     let length = map.natural_length(job.request.frames as usize);
     out.set_doubles(kOfxImageEffectPropFrameRange, &[0.0, length as f64 - 1.0])?;
     Ok(kOfxStatOK)
 }
 
-fn time_map(settings: &Settings, job: &Job, project: &Project, start: f64, length: f64) -> TimeMap {
+/// The time mapping of the instance's clip (`output_range`: first frame and length on the timeline).
+pub fn time_map(
+    settings: &Settings,
+    job: &Job,
+    project: &Project,
+    (start, length): (f64, f64),
+) -> TimeMap {
     TimeMap {
         timing: settings.timing,
         past_end: settings.past_end,
@@ -106,7 +118,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let settings = Settings::read(&effect.params()?, time)?;
     ClipCache::global().set_disk_cap(settings::read_disk_cap(&effect.params()?, time)?);
     let project = Project::read(effect)?;
-    let job = job::job(&settings, project.pixels())?;
+    let job = source::job(effect, &settings, &project)?;
 
     let key = job.recipe.key();
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
@@ -129,13 +141,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     }
 
     let output = effect.clip(kOfxImageEffectOutputClipName)?;
-    let (start, length) = match output
-        .props()
-        .get_doubles::<2>(kOfxImageEffectPropFrameRange)
-    {
-        Ok([a, b]) => (a, b - a + 1.0),
-        Err(_) => (0.0, 0.0),
-    };
+    let range = output_range(&output);
     let transfer = colour_management::render_transfer(effect, output.props(), settings.transfer);
     let mut image = output.image(time)?;
     let scale = pick_scale(
@@ -166,8 +172,8 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let rgba = match &fetched {
         Some(f) => {
             let clip = &f.clip;
-            let index = time_map(&settings, &job, &project, start, length)
-                .frame_at(time, clip.frames().len());
+            let index =
+                time_map(&settings, &job, &project, range).frame_at(time, clip.frames().len());
             let src = RgbFrame {
                 width: clip.width() as usize,
                 height: clip.height() as usize,
@@ -198,6 +204,17 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     };
     write_window(&mut image, &canvas, window, &rgba);
     Ok(warning)
+}
+
+/// The output clip's first timeline frame and length (0, 0 when the host does not say).
+pub fn output_range(output: &Clip) -> (f64, f64) {
+    match output
+        .props()
+        .get_doubles::<2>(kOfxImageEffectPropFrameRange)
+    {
+        Ok([a, b]) => (a, b - a + 1.0),
+        Err(_) => (0.0, 0.0),
+    }
 }
 
 /// The project frame in pixel coordinates at this render scale (origin at the bottom left).

@@ -8,6 +8,7 @@ use crate::fit::FitMode;
 use crate::ofx::{param::ParamSet, Error, Result};
 use crate::params::{clamp_double, clamp_int, label, names::*};
 use crate::paths;
+use crate::start_from::StartFrom;
 use crate::timing::{PastEnd, Timing};
 use crate::transfer::Transfer;
 
@@ -59,6 +60,11 @@ pub struct Settings {
     pub auto_generate: bool,
     /// Empty: not set.
     pub cache_folder: PathBuf,
+    /// Source Strength: below 1 the Source clip's frames are the start (video-to-video).
+    pub strength: f32,
+    pub start_from: StartFrom,
+    /// The timeline frame `StartFrom::Frame` reads.
+    pub start_frame: i32,
 }
 
 impl Settings {
@@ -107,6 +113,13 @@ impl Settings {
             strict_device: int(STRICT_DEVICE)? != 0,
             auto_generate: int(AUTO_GENERATE)? != 0,
             cache_folder: folder(CACHE_FOLDER)?,
+            strength: clamp_double(STRENGTH, params.param(STRENGTH)?.double_at(time)?) as f32,
+            start_from: StartFrom::chosen(
+                int(START_FROM)?,
+                &params.param(START_FROM_NAME)?.string_at(time)?,
+            )
+            .map_err(Error::failed)?,
+            start_frame: int(START_FRAME)?,
         })
     }
 }
@@ -116,6 +129,11 @@ impl Settings {
     /// before the toggle (version 0) load with it on, so there each value decides alone (0 = the model's).
     pub fn follows_model(&self) -> bool {
         self.use_model_defaults && self.params_version >= crate::params::LAYOUT_VERSION
+    }
+
+    /// Whether the settings read the Source clip: a strength below 1 or a start frame.
+    pub fn wants_source(&self) -> bool {
+        self.strength < 1.0 || self.start_from != StartFrom::None
     }
 }
 

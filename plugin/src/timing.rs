@@ -63,18 +63,33 @@ impl TimeMap {
         if generated <= 1 {
             return 0;
         }
-        let t = time - self.clip_start;
-        let position = match self.timing {
-            Timing::NativeSpeed if self.model_fps > 0.0 && self.project_fps > 0.0 => {
-                t * self.model_fps / self.project_fps
-            }
-            Timing::StretchOverClip if self.clip_length >= 1.0 => {
-                t * generated as f64 / self.clip_length
-            }
-            _ => t,
-        };
+        let position = (time - self.clip_start) * self.rate(generated);
         let index = (position + EPS).floor() as i64;
         wrap(index, generated as i64, self.past_end) as usize
+    }
+
+    /// Generated frames per timeline frame.
+    fn rate(&self, generated: usize) -> f64 {
+        match self.timing {
+            Timing::NativeSpeed if self.model_fps > 0.0 && self.project_fps > 0.0 => {
+                self.model_fps / self.project_fps
+            }
+            Timing::StretchOverClip if self.clip_length >= 1.0 => {
+                generated as f64 / self.clip_length
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// The timeline frame that generated frame `k` (of `generated`) belongs to, before any looping: the
+    /// first whole timeline frame showing it, the inverse of [`TimeMap::frame_at`]. Where the model runs
+    /// faster than the project, frames no timeline frame shows take the next one that shows a later
+    /// frame (the instant they would start, rounded up to a whole frame the Source clip has).
+    pub fn time_of(&self, k: usize, generated: usize) -> f64 {
+        let offset = (k as f64 / self.rate(generated.max(1)) - EPS)
+            .ceil()
+            .max(0.0);
+        self.clip_start + offset
     }
 
     /// How many timeline frames the generated clip naturally lasts (the General context's time domain).
@@ -168,6 +183,42 @@ mod tests {
         assert_eq!(m.frame_at(102.0, 3), 2);
         assert_eq!(Timing::from_index(7), Timing::NativeSpeed);
         assert_eq!(PastEnd::from_index(2), PastEnd::PingPong);
+    }
+
+    /// Every generated frame's source time shows that frame, for every timing (source frames line up
+    /// with what the timeline shows).
+    #[test]
+    fn time_of_inverts_frame_at() {
+        for timing in [
+            Timing::NativeSpeed,
+            Timing::StretchOverClip,
+            Timing::OnePerFrame,
+        ] {
+            let m = map(timing, PastEnd::Loop);
+            for k in 0..16 {
+                let t = m.time_of(k, 16);
+                assert_eq!(t.fract(), 0.0, "{timing:?} {k}");
+                assert_eq!(m.frame_at(t, 16), k, "{timing:?} {k} at {t}");
+                assert_ne!(
+                    m.frame_at(t - 1.0, 16),
+                    k,
+                    "{timing:?}: the first such frame"
+                );
+            }
+        }
+        let m = map(Timing::NativeSpeed, PastEnd::Hold);
+        assert_eq!(
+            m.time_of(2, 16),
+            106.0,
+            "three timeline frames each at 8 over 24 fps"
+        );
+        let fast = TimeMap {
+            model_fps: 24.0,
+            project_fps: 8.0,
+            ..m
+        };
+        let times: Vec<f64> = (0..5).map(|k| fast.time_of(k, 16)).collect();
+        assert_eq!(times, [100.0, 101.0, 101.0, 101.0, 102.0]);
     }
 
     #[test]

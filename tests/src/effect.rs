@@ -7,6 +7,7 @@ use crate::image::{self, RenderTarget};
 use crate::memory;
 use crate::params::ParamSet;
 use crate::props::{PropertySet, Value};
+use crate::source::Feed;
 use ofx_sys::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,8 @@ pub struct Clip {
     pub props: PropertySet,
     /// The effect owning this clip (boxed, so the address is stable).
     effect: *const Effect,
+    /// What a test connected to this (input) clip.
+    feed: Mutex<Option<Arc<Feed>>>,
 }
 
 // SAFETY: the effect pointer is only dereferenced while the effect is alive (it owns the clip); all
@@ -73,6 +76,7 @@ impl Effect {
             name: name.to_owned(),
             props,
             effect: self,
+            feed: Mutex::default(),
         });
         let handle = clip.props.handle();
         self.clips().push(clip);
@@ -108,6 +112,16 @@ impl Effect {
             .retain(|(id, _)| *id != me);
     }
 
+    /// The time of the render running on the calling thread, if any.
+    fn render_time(&self) -> Option<f64> {
+        let me = thread::current().id();
+        let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        targets
+            .iter()
+            .find(|(id, _)| *id == me)
+            .map(|(_, t)| t.time)
+    }
+
     /// The render target of the calling thread, else the only one rendering `time`.
     fn target_for(&self, time: f64) -> Option<Arc<RenderTarget>> {
         let targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,6 +144,44 @@ impl Clip {
 
     fn handle(&self) -> OfxImageClipHandle {
         self as *const Self as OfxImageClipHandle
+    }
+
+    /// Connects `feed` to this clip (`None`: disconnects it).
+    pub(crate) fn connect(&self, feed: Option<Arc<Feed>>) {
+        self.props.set(
+            kOfxImageClipPropConnected,
+            Value::Int(vec![feed.is_some() as i32]),
+        );
+        if let Some(f) = &feed {
+            self.props.set(
+                kOfxImageEffectPropPixelDepth,
+                Value::cstrs(&[f.clip.depth.name()]),
+            );
+            self.props.set(
+                kOfxImageEffectPropComponents,
+                Value::cstrs(&[f.clip.components.name()]),
+            );
+        }
+        *self.feed.lock().unwrap_or_else(|e| e.into_inner()) = feed;
+    }
+
+    /// An input clip's image at `time`: refused at another time than the one rendering (or, outside
+    /// renders, the current one) unless the clip declared temporal access, as hosts may.
+    unsafe fn input_image(&self, time: f64, unique: u64) -> Option<OfxPropertySetHandle> {
+        let feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let now = (*self.effect)
+            .render_time()
+            .or_else(|| host::current().map(|state| state.time()));
+        let temporal = self.props.int(kOfxImageEffectPropTemporalClipAccess, 0) == Some(1);
+        if !temporal && now != Some(time) {
+            return None;
+        }
+        let (props, loan) = feed.image(time, unique)?;
+        Some(image::lend_image(props, Some(Box::new(loan))))
     }
 }
 
@@ -252,14 +304,17 @@ unsafe extern "C" fn clip_get_image(
         if out.is_null() {
             return kOfxStatErrValue;
         }
-        // Only the output has images: the optional Source clip is never connected here.
+        let unique = UNIQUE.fetch_add(1, Ordering::Relaxed);
         if clip.name != kOfxImageEffectOutputClipName.to_string_lossy() {
-            return kOfxStatFailed;
+            return match clip.input_image(time, unique) {
+                Some(image) => write(out, image),
+                None => kOfxStatFailed,
+            };
         }
         let Some(target) = (*clip.effect).target_for(time) else {
             return kOfxStatFailed;
         };
-        *out = image::lend_image(target.image_props(UNIQUE.fetch_add(1, Ordering::Relaxed)));
+        *out = image::lend_image(target.image_props(unique), None);
         kOfxStatOK
     })
 }

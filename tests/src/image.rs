@@ -4,7 +4,7 @@
 
 use crate::props::{PropertySet, Value};
 use ofx_sys::*;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::sync::Mutex;
 
@@ -187,6 +187,47 @@ impl RenderTarget {
         ])
     }
 
+    /// Fills the buffer from `rgba` (4 floats a pixel, top row first) in its layout; `bgra` stores blue
+    /// first. Byte and short samples are clamped and rounded.
+    pub fn write_rgba(&mut self, rgba: &[f32], bgra: bool) {
+        let width = (self.bounds.x2 - self.bounds.x1).max(0) as usize;
+        let height = (self.bounds.y2 - self.bounds.y1).max(0) as usize;
+        let channels: &[usize] = match (self.layout.components, bgra) {
+            (Components::Rgba, false) => &[0, 1, 2, 3],
+            (Components::Rgba, true) => &[2, 1, 0, 3],
+            (Components::Rgb, false) => &[0, 1, 2],
+            (Components::Rgb, true) => &[2, 1, 0],
+            (Components::Alpha, _) => &[3],
+        };
+        let depth = self.layout.depth;
+        let size = depth.bytes();
+        let (origin, row_bytes) = (self.origin as isize, self.row_bytes);
+        // SAFETY: storage is at least stride × height bytes, owned here.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.storage.as_mut_ptr() as *mut u8,
+                self.storage.len() * 16,
+            )
+        };
+        for top_row in 0..height {
+            let start = (origin + (height - 1 - top_row) as isize * row_bytes) as usize;
+            let row = &mut bytes[start..start + width * channels.len() * size];
+            for (x, px) in row.chunks_exact_mut(channels.len() * size).enumerate() {
+                for (slot, &c) in px.chunks_exact_mut(size).zip(channels) {
+                    let v = rgba[(top_row * width + x) * 4 + c];
+                    match depth {
+                        Depth::Byte => slot[0] = (v.clamp(0.0, 1.0) * 255.0).round() as u8,
+                        Depth::Short => slot.copy_from_slice(
+                            &((v.clamp(0.0, 1.0) * 65535.0).round() as u16).to_ne_bytes(),
+                        ),
+                        Depth::Half => slot.copy_from_slice(&half::f16::from_f32(v).to_ne_bytes()),
+                        Depth::Float => slot.copy_from_slice(&v.to_ne_bytes()),
+                    }
+                }
+            }
+        }
+    }
+
     /// Copies the pixels out, top row first, without padding.
     pub fn read(&self) -> Image {
         let width = (self.bounds.x2 - self.bounds.x1).max(0) as usize;
@@ -231,29 +272,36 @@ impl RenderTarget {
     }
 }
 
-/// Image property sets handed to the plugin and not yet released (addresses).
-static LIVE_IMAGES: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+/// What an image lent to the plugin keeps alive until it is released (a Source image's pixels).
+pub(crate) type Owner = Option<Box<dyn Send>>;
 
-/// Hands an image property set to the plugin; it lives until [`release_image`].
-pub(crate) fn lend_image(props: PropertySet) -> OfxPropertySetHandle {
+/// Image property sets handed to the plugin and not yet released (addresses), with what they own.
+static LIVE_IMAGES: Mutex<Option<HashMap<usize, Owner>>> = Mutex::new(None);
+
+/// Hands an image property set to the plugin; it (and `owner`) lives until [`release_image`].
+pub(crate) fn lend_image(props: PropertySet, owner: Owner) -> OfxPropertySetHandle {
     let handle = Box::into_raw(Box::new(props));
     LIVE_IMAGES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(HashSet::new)
-        .insert(handle as usize);
+        .get_or_insert_with(HashMap::new)
+        .insert(handle as usize, owner);
     handle as OfxPropertySetHandle
 }
 
 /// Frees an image handed out by [`lend_image`]; false for anything else.
 pub(crate) fn release_image(handle: OfxPropertySetHandle) -> bool {
-    let mut live = LIVE_IMAGES.lock().unwrap_or_else(|e| e.into_inner());
-    if !live
-        .get_or_insert_with(HashSet::new)
-        .remove(&(handle as usize))
-    {
-        return false;
-    }
+    let owner = {
+        let mut live = LIVE_IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+        match live
+            .get_or_insert_with(HashMap::new)
+            .remove(&(handle as usize))
+        {
+            Some(owner) => owner,
+            None => return false,
+        }
+    };
+    drop(owner);
     // SAFETY: the address came from Box::into_raw in lend_image and was still live.
     drop(unsafe { Box::from_raw(handle as *mut PropertySet) });
     true

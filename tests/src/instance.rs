@@ -8,6 +8,7 @@ use crate::image::{Components, Depth, Image, Layout, RenderTarget};
 use crate::params::ParamValue;
 use crate::props::{PropertySet, Value};
 use crate::session::{HostError, Session};
+use crate::source::{Feed, SourceClip};
 use ofx_sys::*;
 use std::collections::BTreeMap;
 use std::ffi::{c_void, CStr};
@@ -53,6 +54,8 @@ pub struct Instance<'s> {
     format: Mutex<(Depth, Components)>,
     /// A colour-managed host's output colourspaces for GetOutputColourspace, in order.
     preferred_output: Mutex<Vec<String>>,
+    /// What is connected to the Source input.
+    source: Mutex<Option<Arc<Feed>>>,
     destroyed: bool,
 }
 
@@ -181,6 +184,7 @@ impl Session {
             preferred_output: Mutex::new(
                 preferred.map_or(Vec::new(), |c| c.preferred_output.clone()),
             ),
+            source: Mutex::default(),
             destroyed: false,
         };
         instance.negotiate_output_colourspace()?;
@@ -396,6 +400,47 @@ impl<'s> Instance<'s> {
         changed.map(|_| ())
     }
 
+    /// Connects `clip` to the Source input (General context), replacing what was connected.
+    pub fn connect_source(&self, clip: SourceClip) -> Result<(), HostError> {
+        self.source_feed(Some(Arc::new(Feed::new(clip))))
+    }
+
+    /// Leaves the Source input unconnected.
+    pub fn disconnect_source(&self) -> Result<(), HostError> {
+        self.source_feed(None)
+    }
+
+    fn source_feed(&self, feed: Option<Arc<Feed>>) -> Result<(), HostError> {
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = feed.clone();
+        let name = kOfxImageEffectSimpleSourceClipName.to_string_lossy();
+        self.effect
+            .with_clip(&name, |clip| clip.connect(feed))
+            .ok_or_else(|| HostError::Usage("this instance has no Source clip".into()))
+    }
+
+    /// The times at which the plugin fetched Source images (since it was connected), in order.
+    pub fn source_fetches(&self) -> Vec<f64> {
+        self.source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(Vec::new(), |f| {
+                f.fetched.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            })
+    }
+
+    /// Source images fetched and not yet released.
+    pub fn source_images_held(&self) -> usize {
+        self.source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |f| {
+                let fetched = f.fetched.lock().unwrap_or_else(|e| e.into_inner()).len();
+                fetched - f.released.load(Ordering::SeqCst)
+            })
+    }
+
     /// The pixel format of the output clip for the next renders.
     pub fn set_output_format(&self, depth: Depth, components: Components) {
         *self.format.lock().unwrap_or_else(|e| e.into_inner()) = (depth, components);
@@ -503,6 +548,24 @@ impl<'s> Instance<'s> {
                 "the plugin broke kOfxImageEffectPropFrameRange".into(),
             )),
         }
+    }
+
+    /// GetFramesNeeded at `time`: the frame ranges (pairs) of the Source clip the plugin reads, `None`
+    /// when it answers with the default (the frame rendered).
+    pub fn frames_needed(&self, time: f64) -> Result<Option<Vec<f64>>, HostError> {
+        let name = std::ffi::CString::new(format!(
+            "{}{}",
+            kOfxImageClipPropFrameRangePrefix.to_string_lossy(),
+            kOfxImageEffectSimpleSourceClipName.to_string_lossy()
+        ))
+        .expect("no NUL");
+        let in_args = PropertySet::with(vec![(kOfxPropTime, Value::Double(vec![time]))]);
+        let out = PropertySet::with(vec![(&*name, Value::Double(vec![time, time]))]);
+        let action = kOfxImageEffectActionGetFramesNeeded;
+        if self.call(action, Some(&in_args), Some(&out))? == kOfxStatReplyDefault {
+            return Ok(None);
+        }
+        Ok(Some(out.doubles(&name)))
     }
 
     /// IsIdentity for a whole frame: `Some((clip, time))` when the plugin says the output is that

@@ -23,6 +23,7 @@ mod params;
 mod progress;
 mod props;
 mod session;
+mod source;
 mod threads;
 mod timeline;
 mod variadic;
@@ -39,3 +40,4 @@ pub use props::{PropertySet, Value};
 pub use session::{
     bundle_binary, default_bundle, status_name, ContextDescription, HostError, Session, ARCH_DIR,
 };
+pub use source::{Frames, SourceClip, SourceFrame};

@@ -67,6 +67,13 @@ impl Clip {
         self.props
     }
 
+    /// Whether the host has an input connected to this clip (`kOfxImageClipPropConnected`).
+    pub fn is_connected(&self) -> bool {
+        self.props
+            .get_int(kOfxImageClipPropConnected, 0)
+            .is_ok_and(|c| c != 0)
+    }
+
     /// The clip's image at `time` (released when dropped).
     pub fn image(&self, time: f64) -> Result<Image> {
         let f = member!(self.effect, clipGetImage)?;
@@ -77,7 +84,7 @@ impl Clip {
             || format!("clipGetImage(time {time})"),
         )?;
         if handle.is_null() {
-            return Err(Error::failed("the host returned no output image"));
+            return Err(Error::failed("the host returned no image"));
         }
         Image::new(PropSet::new(handle, self.props.suite()), self.effect)
     }
@@ -129,7 +136,7 @@ impl Image {
             .is_ok_and(|order| order.as_bytes() == kOfxImagePixelOrderBGRA.to_bytes());
         let width = (i64::from(x2) - i64::from(x1)).max(0) as usize;
         if self.data.is_null() && width > 0 && y2 > y1 {
-            return Err(Error::failed("the host's output image has no pixel data"));
+            return Err(Error::failed("the host's image has no pixel data"));
         }
         let needed = width.checked_mul(pixel_bytes(self.depth, self.components));
         if needed.is_none_or(|n| self.row_bytes.unsigned_abs() < n) {
@@ -148,20 +155,37 @@ impl Image {
     /// The bytes of pixels `x_from..x_to` of row `y` (pixel coordinates, bottom row = `bounds.y1`);
     /// `None` outside the bounds.
     pub fn row_mut(&mut self, y: i32, x_from: i32, x_to: i32) -> Option<&mut [u8]> {
+        let (offset, len) = self.span(y, x_from, x_to)?;
+        // SAFETY: `span` keeps the range inside row y of the host's buffer; `&mut self` makes the
+        // slice unique.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.data.cast::<u8>().offset(offset), len) })
+    }
+
+    /// The bytes of row `y` (pixel coordinates, bottom row = `bounds.y1`), all of its pixels; `None`
+    /// outside the bounds.
+    pub fn row(&self, y: i32) -> Option<&[u8]> {
+        let (offset, len) = self.span(y, self.bounds.x1, self.bounds.x2)?;
+        // SAFETY: as in `row_mut`; only read.
+        Some(unsafe { std::slice::from_raw_parts(self.data.cast::<u8>().offset(offset), len) })
+    }
+
+    /// Byte offset from `data` and length of pixels `x_from..x_to` of row `y`, inside the bounds.
+    fn span(&self, y: i32, x_from: i32, x_to: i32) -> Option<(isize, usize)> {
         let b = self.bounds;
         if y < b.y1 || y >= b.y2 || x_from < b.x1 || x_to > b.x2 || x_from >= x_to {
             return None;
         }
         // In isize: the differences of i32 coordinates need 33 bits; the products fit, as the host's
-        // buffer (and so every offset inside it) does.
+        // buffer (and so every offset inside it) does. The host guarantees `data` points at pixel
+        // (x1, y1) and that each row y in the bounds starts `(y - y1) * rowBytes` bytes from it
+        // (rowBytes may be negative).
         let px = pixel_bytes(self.depth, self.components) as isize;
         let offset =
             (y as isize - b.y1 as isize) * self.row_bytes + (x_from as isize - b.x1 as isize) * px;
-        let len = (x_to as isize - x_from as isize) as usize * px as usize;
-        // SAFETY: the host guarantees `data` points at pixel (x1, y1) and that each row y in the bounds
-        // starts `(y - y1) * rowBytes` bytes from it (rowBytes may be negative); the range checked
-        // above stays inside that row. `&mut self` makes the slice unique.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.data.cast::<u8>().offset(offset), len) })
+        Some((
+            offset,
+            (x_to as isize - x_from as isize) as usize * px as usize,
+        ))
     }
 }
 

@@ -5,12 +5,15 @@
 //! cargo run -p ofx-host --bin render -- [--out DIR] [--prompt TEXT] [--negative TEXT] [--seed N]
 //!     [--steps N] [--guidance X] [--scheduler N] [--frames N] [--width W --height H]
 //!     [--model DIR] [--bundle DIR] [--threads N] [--gpu] [--cache DIR]
+//!     [--source DIR [--strength S] [--start-from none|clip-start|frame:N]]
 //! cargo run -p ofx-host --bin render -- --shotlist FILE [--shot N] [--cache DIR] [--bundle DIR]
 //! ```
 //! `--help` says what each flag does.
 
 #[path = "render/shotlist.rs"]
 mod shotlist;
+#[path = "render/source_dir.rs"]
+mod source_dir;
 
 use clap::{Args, Parser};
 use ofx_host::png_out::{contact_sheet, write_image, write_rgba8};
@@ -50,6 +53,17 @@ struct Options {
     /// With --shotlist: only its Nth shot (from 1), so a render manager can run one task per shot.
     #[arg(long, value_name = "N", requires = "shotlist")]
     shot: Option<usize>,
+    /// PNG frames (in name order: timeline frames 0, 1, 2…) connected to the Source input, for
+    /// video-to-video (--strength) or starting from a frame (--start-from); renders in the General
+    /// context.
+    #[arg(long, value_name = "DIR", conflicts_with = "shotlist")]
+    source: Option<PathBuf>,
+    /// Source Strength: 0 gives the source back, 1 ignores it.
+    #[arg(long, value_name = "S", requires = "source")]
+    strength: Option<f64>,
+    /// Start From: none, clip-start (the source frame at frame 0) or frame:N (the source's frame N).
+    #[arg(long, value_name = "WHICH", requires = "source", value_parser = source_dir::start_from)]
+    start_from: Option<(i32, i32)>,
     #[command(flatten)]
     clip: ClipFlags,
 }
@@ -243,6 +257,26 @@ fn configure(
     Ok(())
 }
 
+/// `--source` on the Source input with `--strength` and `--start-from`.
+fn connect_source(instance: &Instance, o: &Options) -> Result<(), String> {
+    let Some(dir) = &o.source else {
+        return Ok(());
+    };
+    let set = |name: &str, value: ofx_host::ParamValue| {
+        instance.set_param(name, value).map_err(|e| e.to_string())
+    };
+    if let Some(strength) = o.strength {
+        set("strength", strength.into())?;
+    }
+    if let Some((start_from, frame)) = o.start_from {
+        set("startFrom", start_from.into())?;
+        set("startFrame", frame.into())?;
+    }
+    instance
+        .connect_source(source_dir::clip(source_dir::frames(dir)?))
+        .map_err(|e| e.to_string())
+}
+
 /// What the plugin told the user, except cleared messages, one line each.
 fn plugin_messages(session: &Session) -> Vec<String> {
     session
@@ -273,11 +307,16 @@ fn run(o: Options) -> Result<(), String> {
 
     let started = Instant::now();
     let session = Session::load(&o.bundle, config).map_err(|e| e.to_string())?;
+    let context = match o.source {
+        Some(_) => Context::General,
+        None => Context::Generator,
+    };
     let instance = session
-        .create_instance(Context::Generator)
+        .create_instance(context)
         .map_err(|e| e.to_string())?;
     let loaded = started.elapsed();
     configure(&instance, &o.clip, &clip, o.cache.as_deref())?;
+    connect_source(&instance, &o)?;
 
     println!(
         "model     {} ({}×{}, {} frames)",
@@ -391,6 +430,23 @@ mod tests {
         assert_eq!(
             error(&["--shotlist", "shots.txt", "--seed", "3"]),
             "error: the argument '--shotlist <FILE>' cannot be used with '--seed <N>'"
+        );
+        let o = parse(&[
+            "--source",
+            "in",
+            "--strength",
+            "0.4",
+            "--start-from",
+            "frame:9",
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.source.as_deref(), o.strength, o.start_from),
+            (Some(Path::new("in")), Some(0.4), Some((2, 9)))
+        );
+        assert_eq!(
+            error(&["--strength", "0.5"]),
+            "error: the following required arguments were not provided:"
         );
         let o = parse(&["--shotlist", "shots.txt", "--shot", "2", "--cache", "/c"]).unwrap();
         assert_eq!(
