@@ -12,3 +12,7 @@ render() { cargo run -q --release -p ofx-host --bin render -- "$@"; }
 render --out out/demo "$@"
 render --out out/demo/long-clip --frames 48 \
   --prompt $'0: a red circle moving right on a blue background\n24: a yellow square moving left on a green background'
+render --out out/demo/video-to-video --source out/demo --strength 0.6 \
+  --prompt "a yellow square moving right on a green background"
+render --out out/demo/extend --source out/demo --start-from frame:15 \
+  --prompt "a red circle moving left on a blue background"

@@ -24,6 +24,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const DEFAULT_PROMPT: &str = "a red circle moving right on a blue background";
+/// The contact sheet's name beside the frames.
+const CONTACT_SHEET: &str = "contact_sheet.png";
 
 /// Renders a prompt through the plugin bundle, as an editor would, into PNG frames and a contact sheet;
 /// or, with --shotlist, generates a list of clips into a (shared) cache ahead of a farm render.
@@ -348,7 +350,7 @@ fn run(o: Options) -> Result<(), String> {
         numbered.push((i, image));
     }
     let (w, h, rgba) = contact_sheet(&numbered, (numbered.len() as f64).sqrt().ceil() as usize);
-    let sheet = o.out.join("contact_sheet.png");
+    let sheet = o.out.join(CONTACT_SHEET);
     write_rgba8(&sheet, w, h, &rgba).map_err(|e| format!("{}: {e}", sheet.display()))?;
     println!("sheet     {}", sheet.display());
     println!(

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 /// The largest source frame decoded (pixels), so a hostile PNG header cannot make it allocate more.
 const MAX_PIXELS: u64 = 1 << 26;
 
-/// The PNG files of `dir` in name order.
+/// The PNG files of `dir` in name order, less the contact sheet a render writes beside its frames (so
+/// one render's output folder is the next one's source).
 pub fn frames(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("--source {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+        .filter(|p| p.file_name().is_some_and(|n| n != crate::CONTACT_SHEET))
         .collect();
     paths.sort();
     if paths.is_empty() {
@@ -108,7 +110,7 @@ mod tests {
     #[test]
     fn frames_decode_in_name_order() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, v) in [("b.png", 255u8), ("a.png", 51)] {
+        for (name, v) in [("b.png", 255u8), ("a.png", 51), (crate::CONTACT_SHEET, 9)] {
             ofx_host::png_out::write_rgba8(
                 &dir.path().join(name),
                 2,
@@ -118,6 +120,11 @@ mod tests {
             .unwrap();
         }
         let paths = frames(dir.path()).unwrap();
+        assert_eq!(
+            paths.len(),
+            2,
+            "the contact sheet is not a frame: {paths:?}"
+        );
         assert_eq!(paths[0].file_name().unwrap(), "a.png");
         let frame = decode(&paths[0]).unwrap();
         assert_eq!((frame.width, frame.height), (2, 1));
