@@ -251,7 +251,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         // value" (hosts clamp saved values to the declared range); the sliders start at 1.
         def(STEPS, "Steps", "Denoising steps.", int(0, (0, t2v_engine::limits::MAX_STEPS as i32), (1, 100))),
         def(GUIDANCE, "Guidance", "Classifier-free guidance scale; 1 disables guidance.", Kind::Double { default: 0.0, range: (0.0, 50.0), display: (1.0, 20.0) }),
-        def(FRAMES, "Frames", "Frames to generate (at most the model's maximum).", int(0, (0, t2v_engine::limits::MAX_FRAMES as i32), (1, 64))),
+        def(FRAMES, "Frames", "Frames to generate; above the model's maximum the clip is generated in overlapping windows of the model's length.", int(0, (0, t2v_engine::limits::MAX_FRAMES as i32), (1, 64))),
         def(SCHEDULER, "Scheduler", "Sampler; Model Default uses the model's scheduler config. DDIM, Euler, Euler a, DPM++ 2M and LCM run epsilon-, v- and sample-prediction models; Flow Euler and UniPC run flow-matching models (Wan). Only the schedulers the model can run are offered where the host can change the menu; elsewhere another choice falls back to the model's default, said in Status.", choice(&SCHEDULERS, 0)),
         def(DEVICE, "Device", "Where the model runs (GPU needs the CUDA bundle or CUDA 13; falls back to CPU unless Strict Device).", choice(&["CPU", "GPU (CUDA)"], 0)),
         // Device controls: which GPU, no silent fallback in strict mode, freeing memory on demand.
