@@ -149,7 +149,7 @@ fn run_model(
     let mut progress = Progress::start(effect.suites.clone(), effect.raw(), &label);
     let kept = cache.load_latents(&job.recipe, folder).and_then(|kept| {
         let shape = <[usize; 5]>::try_from(kept.shape.as_slice()).ok()?;
-        Some((kept.values.to_vec(), shape))
+        Some((kept.values, shape))
     });
     let (latents, shape, sampling) = match kept {
         Some((latents, shape)) => {
@@ -160,7 +160,7 @@ fn run_model(
             let (sampled, stats) = sample(effect, job, &model, &mut progress)?;
             let keep = Latents {
                 shape: sampled.shape.to_vec(),
-                values: sampled.latents.as_slice().into(),
+                values: sampled.latents.into(),
             };
             if let Err(e) = cache.save_latents(&job.recipe, folder, &keep) {
                 log::warn!(
@@ -168,7 +168,7 @@ fn run_model(
                     job.recipe.key()
                 );
             }
-            (sampled.latents, sampled.shape, stats)
+            (keep.values, sampled.shape, stats)
         }
     };
     #[cfg(feature = "fault-injection")]

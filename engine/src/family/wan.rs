@@ -360,12 +360,11 @@ impl Family for Wan {
         options: &RuntimeOptions,
         placement: &mut Placement,
     ) -> Result<Box<dyn Encoder>, EngineError> {
-        let sessions = [VAE_ENCODER_FIRST_FILE, VAE_ENCODER_STEP_FILE]
-            .map(|file| load_session(dir, file, options).map(|s| placement.add(s)));
-        let [first, step] = sessions;
+        let first = placement.add(load_session(dir, VAE_ENCODER_FIRST_FILE, options)?);
+        let step = placement.add(load_session(dir, VAE_ENCODER_STEP_FILE, options)?);
         Ok(Box::new(CausalEncoder::inspect(
             dir,
-            [first?, step?],
+            [first, step],
             self.shapes.latent_channels,
             self.shapes.vae_factor as usize,
             self.norm.clone(),
@@ -389,8 +388,7 @@ impl Family for Wan {
         let step = placement.add(load_session(dir, VAE_STEP_FILE, options)?);
         let vae = CausalVae::inspect(
             dir,
-            first,
-            step,
+            [first, step],
             self.shapes.latent_channels,
             self.norm.clone(),
         )?;

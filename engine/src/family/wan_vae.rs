@@ -231,15 +231,14 @@ impl CausalVae {
     /// Checks both decoder graphs: `latent_sample` z channels in, RGB `sample` out, fitting caches.
     pub fn inspect(
         dir: &Path,
-        first: Session,
-        step: Session,
+        sessions: [Session; 2],
         z: usize,
         norm: Normalisation,
     ) -> Result<Self, EngineError> {
         let graphs = CausalGraphs::inspect(
             dir,
             [VAE_FIRST_FILE, VAE_STEP_FILE],
-            [first, step],
+            sessions,
             Port {
                 name: "latent_sample",
                 channels: z,
