@@ -147,31 +147,59 @@ pub fn requirements(wheels: &[&Wheel]) -> String {
         .collect()
 }
 
-/// `python3` arguments that download the wheels of `requirements` for Linux x86-64, CPython 3.12, with
-/// their hashes checked.
+/// The glibc the Linux bundle runs on (Rocky 8's): a wheel tagged for it or an older one is usable.
+const GLIBC_FLOOR_MINOR: u32 = 28;
+
+/// The pip platform tags of Linux x86-64 wheels that run on glibc 2.[`GLIBC_FLOOR_MINOR`]: every
+/// `manylinux_2_N` up to it and the legacy aliases (manylinux2014 = 2.17, manylinux2010 = 2.12,
+/// manylinux1 = 2.5). pip matches `--platform` exactly, so each must be listed (NVIDIA tags its wheels
+/// 2.5 to 2.27).
+fn platform_tags() -> Vec<String> {
+    (5..=GLIBC_FLOOR_MINOR)
+        .rev()
+        .map(|minor| format!("manylinux_2_{minor}_x86_64"))
+        .chain(
+            [
+                "manylinux2014_x86_64",
+                "manylinux2010_x86_64",
+                "manylinux1_x86_64",
+            ]
+            .map(String::from),
+        )
+        .collect()
+}
+
+/// `python3` arguments that download the wheels of `requirements` for Linux x86-64 (glibc ≤ 2.28),
+/// CPython 3.12, with their hashes checked.
 fn pip_download_args(requirements: &Path, dest: &Path) -> Vec<String> {
-    [
+    let mut args: Vec<String> = [
         "-m",
         "pip",
         "download",
         "--require-hashes",
         "--no-deps",
         "--only-binary=:all:",
-        "--platform",
-        "manylinux_2_28_x86_64",
-        "--python-version",
-        "3.12",
-        "--disable-pip-version-check",
-        "-r",
     ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
+    .map(String::from)
+    .into();
+    for tag in platform_tags() {
+        args.extend(["--platform".into(), tag]);
+    }
+    args.extend(
+        [
+            "--python-version",
+            "3.12",
+            "--disable-pip-version-check",
+            "-r",
+        ]
+        .map(String::from),
+    );
+    args.extend([
         requirements.display().to_string(),
         "-d".into(),
         dest.display().to_string(),
-    ])
-    .collect()
+    ]);
+    args
 }
 
 /// Downloads (once) the wheels of `flavour` into `target/onnxruntime-gpu/wheels` and returns the folder.
@@ -495,11 +523,39 @@ mod tests {
             );
             assert!(line.starts_with(&format!("{}=={} ", wheel.project, wheel.version)));
         }
-        let args = pip_download_args(Path::new("/t/r.txt"), Path::new("/t/w"));
-        assert_eq!(
-            args.join(" "),
-            "-m pip download --require-hashes --no-deps --only-binary=:all: --platform \
-             manylinux_2_28_x86_64 --python-version 3.12 --disable-pip-version-check -r /t/r.txt -d /t/w"
+        let args = pip_download_args(Path::new("/t/r.txt"), Path::new("/t/w")).join(" ");
+        assert!(
+            args.starts_with(
+                "-m pip download --require-hashes --no-deps --only-binary=:all: --platform \
+                 manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 "
+            ),
+            "{args}"
         );
+        assert!(
+            args.ends_with(
+                "--platform manylinux_2_5_x86_64 --platform manylinux2014_x86_64 --platform \
+                 manylinux2010_x86_64 --platform manylinux1_x86_64 --python-version 3.12 \
+                 --disable-pip-version-check -r /t/r.txt -d /t/w"
+            ),
+            "{args}"
+        );
+    }
+
+    /// pip takes a wheel only when one of its platform tags is asked for: each pinned wheel must have one
+    /// (the NVIDIA wheels are tagged 2.5 to 2.27, which a lone manylinux_2_28 refused).
+    #[test]
+    fn every_pinned_wheel_has_a_platform_tag_pip_is_asked_for() {
+        let tags = platform_tags();
+        for flavour in [Flavour::Bundled, Flavour::System] {
+            for wheel in wheels(flavour) {
+                let stem = wheel.file.trim_end_matches(".whl");
+                let platforms = stem.rsplit('-').next().unwrap();
+                assert!(
+                    platforms.split('.').any(|p| tags.iter().any(|t| t == p)),
+                    "{} has no tag among {tags:?}",
+                    wheel.file
+                );
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! guidance → VAE decode, over ONNX Runtime loaded at run time.
 //! No OpenFX here; the contract with other crates is in docs/ARCHITECTURE.md.
 
+mod binding;
 pub mod cuda;
 mod embeddings;
 mod encoding;

@@ -472,87 +472,96 @@ impl Model {
             return Err(EngineError::Cancelled);
         }
         let mut denoiser = self.denoiser.lock();
-        let shape = self.package.latent_shape(request);
-        let windows = window::plan(shape[2], self.window(request));
-        let contexts = self.contexts(clock, request, &windows, shape[2])?;
-        let start_latent = match &request.start_image {
-            Some(image) => Some(self.encode(clock, std::slice::from_ref(image), request)?),
-            None => None,
-        };
-        let mut latents = match source {
-            Some(s) => {
-                let x0 = self.encode(clock, &s.frames, request)?;
-                if first < steps {
-                    add_noise(scheduler.as_ref(), first, &x0, &eps)
-                } else {
-                    x0
-                }
-            }
-            None => {
-                let init = scheduler.init_noise_sigma() as f32;
-                eps.iter().map(|x| x * init).collect()
-            }
-        };
-        let native = self.package.family_impl().conditions_on_clean_frames();
-        let frame0 = 0..1;
-        let eps0 = window::frames_of(&eps, shape, &frame0);
-        let batch = if request.is_guided() { 2 } else { 1 };
-        for (i, &t) in scheduler
-            .timesteps()
-            .to_vec()
-            .iter()
-            .enumerate()
-            .skip(first)
-        {
-            if let (Some(image), false) = (&start_latent, native) {
-                let noised = add_noise(scheduler.as_ref(), i, image, &eps0);
-                window::set_frames(&mut latents, shape, &frame0, &noised);
-            }
-            let mut input = scheduler.scale_model_input(i, &latents);
-            if let (Some(image), true) = (&start_latent, native) {
-                window::set_frames(&mut input, shape, &frame0, image);
-            }
-            let clean = usize::from(native && start_latent.is_some());
-            let mut predict = |input: &[f32], shape: [usize; 5], context: &[f32], clean_frames| {
-                let step = Step {
-                    latents: input,
-                    shape,
-                    timestep: t,
-                    context,
-                    batch,
-                    clean_frames,
-                };
-                let out = denoiser.predict(clock, &step)?;
-                Ok::<_, EngineError>(guided(request, out))
+        // Whatever ends the loop, the bound contexts are released with it.
+        let result = (|| {
+            let shape = self.package.latent_shape(request);
+            let windows = window::plan(shape[2], self.window(request));
+            let batch = if request.is_guided() { 2 } else { 1 };
+            let bound = self.contexts(clock, request, &windows, shape[2])?;
+            let contexts = bound.len();
+            denoiser.bind_contexts(&bound, batch)?;
+            drop(bound);
+            let start_latent = match &request.start_image {
+                Some(image) => Some(self.encode(clock, std::slice::from_ref(image), request)?),
+                None => None,
             };
-            let prediction = if windows.len() == 1 {
-                predict(&input, shape, &contexts[0], clean)?
-            } else {
-                let mut blend = Blend::new(shape);
-                for (k, range) in windows.iter().enumerate() {
-                    let part = window::frames_of(&input, shape, range);
-                    let part_shape = [1, shape[1], range.len(), shape[3], shape[4]];
-                    let clean = if range.start == 0 { clean } else { 0 };
-                    let context = &contexts[k.min(contexts.len() - 1)];
-                    blend.add(range, &predict(&part, part_shape, context, clean)?);
+            let mut latents = match source {
+                Some(s) => {
+                    let x0 = self.encode(clock, &s.frames, request)?;
+                    if first < steps {
+                        add_noise(scheduler.as_ref(), first, &x0, &eps)
+                    } else {
+                        x0
+                    }
                 }
-                blend.finish()
+                None => {
+                    let init = scheduler.init_noise_sigma() as f32;
+                    eps.iter().map(|x| x * init).collect()
+                }
             };
-            scheduler.step(i, &prediction, &mut latents, &mut noise);
-            finite(&latents, || format!("denoising step {} of {steps}", i + 1))?;
-            let done = (i + 1 - first) as u32;
-            if progress(StepProgress {
-                step: done,
-                steps: run,
-            }) == Flow::Cancel
+            let native = self.package.family_impl().conditions_on_clean_frames();
+            let frame0 = 0..1;
+            let eps0 = window::frames_of(&eps, shape, &frame0);
+            for (i, &t) in scheduler
+                .timesteps()
+                .to_vec()
+                .iter()
+                .enumerate()
+                .skip(first)
             {
-                return Err(EngineError::Cancelled);
+                if let (Some(image), false) = (&start_latent, native) {
+                    let noised = add_noise(scheduler.as_ref(), i, image, &eps0);
+                    window::set_frames(&mut latents, shape, &frame0, &noised);
+                }
+                let mut input = scheduler.scale_model_input(i, &latents);
+                if let (Some(image), true) = (&start_latent, native) {
+                    window::set_frames(&mut input, shape, &frame0, image);
+                }
+                let clean = usize::from(native && start_latent.is_some());
+                let mut predict =
+                    |input: &[f32], shape: [usize; 5], context: usize, clean_frames| {
+                        let step = Step {
+                            latents: input,
+                            shape,
+                            timestep: t,
+                            context,
+                            batch,
+                            clean_frames,
+                        };
+                        let out = denoiser.predict(clock, &step)?;
+                        Ok::<_, EngineError>(guided(request, out))
+                    };
+                let prediction = if windows.len() == 1 {
+                    predict(&input, shape, 0, clean)?
+                } else {
+                    let mut blend = Blend::new(shape);
+                    for (k, range) in windows.iter().enumerate() {
+                        let part = window::frames_of(&input, shape, range);
+                        let part_shape = [1, shape[1], range.len(), shape[3], shape[4]];
+                        let clean = if range.start == 0 { clean } else { 0 };
+                        let context = k.min(contexts - 1);
+                        blend.add(range, &predict(&part, part_shape, context, clean)?);
+                    }
+                    blend.finish()
+                };
+                scheduler.step(i, &prediction, &mut latents, &mut noise);
+                finite(&latents, || format!("denoising step {} of {steps}", i + 1))?;
+                let done = (i + 1 - first) as u32;
+                if progress(StepProgress {
+                    step: done,
+                    steps: run,
+                }) == Flow::Cancel
+                {
+                    return Err(EngineError::Cancelled);
+                }
             }
-        }
-        if let Some(image) = &start_latent {
-            window::set_frames(&mut latents, shape, &frame0, image);
-        }
-        Ok(latents)
+            if let Some(image) = &start_latent {
+                window::set_frames(&mut latents, shape, &frame0, image);
+            }
+            Ok(latents)
+        })();
+        denoiser.release_contexts();
+        result
     }
 }
 

@@ -205,3 +205,33 @@ fn sampling_then_decoding_is_generating() {
         .unwrap();
     assert_eq!(video, generate(&model, &r));
 }
+
+/// The denoiser binds a generation's text contexts once (ONNX Runtime I/O binding) and releases them at
+/// its end: one loaded model then gives every request, in any order (windows with a schedule's contexts,
+/// unguided with a batch of one, guided), exactly what a freshly loaded model gives it.
+#[test]
+fn bound_contexts_never_leak_from_one_generation_into_the_next() {
+    let shared = model();
+    let plain = request(&shared, 4);
+    let requests = [
+        Request {
+            prompt: "0: a red fox running through snow\n6: a blue boat on a lake".into(),
+            ..request(&shared, 12)
+        },
+        Request {
+            prompt: "a blue boat on a lake".into(),
+            guidance: 1.0,
+            ..plain.clone()
+        },
+        plain.clone(),
+        Request {
+            negative_prompt: "snow".into(),
+            ..plain
+        },
+    ];
+    let videos: Vec<Video> = requests.iter().map(|r| generate(&shared, r)).collect();
+    for (r, video) in requests.iter().zip(&videos) {
+        assert_eq!(&generate(&model(), r), video, "{:?}", r.prompt);
+    }
+    assert!(max_diff(&videos[2], &videos[3]) > 1e-3);
+}

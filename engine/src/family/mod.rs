@@ -90,8 +90,8 @@ pub(crate) struct Step<'a> {
     pub shape: [usize; 5],
     /// The scheduler's timestep, as diffusers passes it to the denoiser.
     pub timestep: f64,
-    /// Text embeddings, one [tokens, hidden] block per prompt ([negative; prompt] when guided).
-    pub context: &'a [f32],
+    /// Which of the contexts bound by [`Denoiser::bind_contexts`] this run takes.
+    pub context: usize,
     /// Prompts in `context`: the batch of the run.
     pub batch: usize,
     /// Leading latent frames that hold a clean conditioning image (Wan2.2 TI2V: their tokens get
@@ -207,6 +207,13 @@ pub(crate) trait Encoder: Send {
 
 /// A loaded denoiser and decoder.
 pub(crate) trait Denoiser: Send {
+    /// Binds a generation's text contexts once, for its steps to take by index ([`Step::context`]): each
+    /// holds `batch` [tokens, hidden] embeddings ([negative; prompt] when guided).
+    fn bind_contexts(&mut self, contexts: &[Vec<f32>], batch: usize) -> Result<(), EngineError>;
+
+    /// Releases the bound contexts when a generation ends.
+    fn release_contexts(&mut self);
+
     /// The denoiser's output for every prompt of the step, [batch, C, F', h, w].
     fn predict(
         &mut self,

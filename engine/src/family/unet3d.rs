@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::{
     planes_to_rgb, rgb_to_planes, Denoiser, Encoder, Family, Placement, Step, TextEncoder, Tokens,
 };
+use crate::binding::ContextBindings;
 use crate::error::EngineError;
 use crate::io::{
     checked_output, float_tensor, ids_tensor, inference, timestep_tensor, Check, Float,
@@ -301,6 +302,7 @@ impl Family for Unet3d {
             tokens: self.shapes.tokens,
             hidden: self.shapes.text_hidden,
             scaling_factor: self.shapes.scaling_factor,
+            contexts: ContextBindings::default(),
         }))
     }
 }
@@ -488,9 +490,22 @@ struct UnetVae {
     tokens: usize,
     hidden: usize,
     scaling_factor: f32,
+    contexts: ContextBindings,
 }
 
 impl Denoiser for UnetVae {
+    fn bind_contexts(&mut self, contexts: &[Vec<f32>], batch: usize) -> Result<(), EngineError> {
+        let shape = [batch, self.tokens, self.hidden];
+        let (input, output) = ("encoder_hidden_states", &self.io.unet_output);
+        self.contexts
+            .bind(&self.unet, input, output, self.io.context, shape, contexts)
+            .map_err(inference(UNET_FILE))
+    }
+
+    fn release_contexts(&mut self) {
+        self.contexts.clear();
+    }
+
     /// One UNet run over one copy of the scaled latents per prompt.
     fn predict(
         &mut self,
@@ -500,14 +515,20 @@ impl Denoiser for UnetVae {
         let fail = inference(UNET_FILE);
         let batch = step.batch;
         let (sample, sample_shape) = step.batched_latents();
-        let ctx_shape = [batch, self.tokens, self.hidden];
-        let inputs = ort::inputs![
-            "sample" => float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
-            "timestep" => timestep_tensor(self.io.timestep, batch, step.timestep).map_err(&fail)?,
-            "encoder_hidden_states" => float_tensor(self.io.context, &ctx_shape, step.context).map_err(&fail)?,
+        let inputs = [
+            (
+                "sample",
+                float_tensor(self.io.sample, &sample_shape, &sample).map_err(&fail)?,
+            ),
+            (
+                "timestep",
+                timestep_tensor(self.io.timestep, batch, step.timestep).map_err(&fail)?,
+            ),
         ];
-        let unet = &mut self.unet;
-        let outputs = clock.onnx(|| unet.run(inputs)).map_err(&fail)?;
+        let (unet, contexts) = (&mut self.unet, &mut self.contexts);
+        let outputs = clock
+            .onnx(|| contexts.run(unet, step.context, inputs))
+            .map_err(&fail)?;
         checked_output(
             &self.dir,
             &outputs,

@@ -17,6 +17,7 @@ use super::{
     nearest_frames, nearest_multiple, wan_prompt, Denoiser, Encoder, Family, Placement, Step,
     TextEncoder, Tokens,
 };
+use crate::binding::ContextBindings;
 use crate::error::EngineError;
 use crate::io::{
     checked_output, float_tensor, ids_tensor, inference, timestep_tensor, Check, Float,
@@ -400,6 +401,7 @@ impl Family for Wan {
             patch: self.patch,
             tokens: self.shapes.tokens,
             hidden: self.shapes.text_hidden,
+            contexts: ContextBindings::default(),
         }))
     }
 }
@@ -534,6 +536,7 @@ struct WanDenoiser {
     patch: usize,
     tokens: usize,
     hidden: usize,
+    contexts: ContextBindings,
 }
 
 impl WanDenoiser {
@@ -559,21 +562,43 @@ impl WanDenoiser {
 }
 
 impl Denoiser for WanDenoiser {
+    fn bind_contexts(&mut self, contexts: &[Vec<f32>], batch: usize) -> Result<(), EngineError> {
+        let shape = [batch, self.tokens, self.hidden];
+        let (input, output) = ("encoder_hidden_states", &self.io.output);
+        self.contexts
+            .bind(
+                &self.transformer,
+                input,
+                output,
+                self.io.context,
+                shape,
+                contexts,
+            )
+            .map_err(inference(TRANSFORMER_FILE))
+    }
+
+    fn release_contexts(&mut self) {
+        self.contexts.clear();
+    }
+
     fn predict(
         &mut self,
         clock: &mut GenerationClock,
         step: &Step<'_>,
     ) -> Result<Vec<f32>, EngineError> {
         let fail = inference(TRANSFORMER_FILE);
-        let batch = step.batch;
         let (hidden, shape) = step.batched_latents();
-        let inputs = ort::inputs![
-            "hidden_states" => float_tensor(self.io.hidden, &shape, &hidden).map_err(&fail)?,
-            "timestep" => self.timestep(step).map_err(&fail)?,
-            "encoder_hidden_states" => float_tensor(self.io.context, &[batch, self.tokens, self.hidden], step.context).map_err(&fail)?,
+        let inputs = [
+            (
+                "hidden_states",
+                float_tensor(self.io.hidden, &shape, &hidden).map_err(&fail)?,
+            ),
+            ("timestep", self.timestep(step).map_err(&fail)?),
         ];
-        let transformer = &mut self.transformer;
-        let outputs = clock.onnx(|| transformer.run(inputs)).map_err(&fail)?;
+        let (transformer, contexts) = (&mut self.transformer, &mut self.contexts);
+        let outputs = clock
+            .onnx(|| contexts.run(transformer, step.context, inputs))
+            .map_err(&fail)?;
         checked_output(
             &self.dir,
             &outputs,
