@@ -9,6 +9,7 @@ mod embeddings;
 mod encoding;
 mod error;
 mod family;
+mod gpu_memory;
 mod identity;
 mod io;
 pub mod limits;
@@ -28,6 +29,9 @@ mod window;
 
 pub use encoding::encode_request;
 pub use error::{panic_message, EngineError};
+pub use gpu_memory::{
+    gpu_arena_from, gpu_memory_from, gpu_memory_limit, GpuArena, GPU_ARENA_ENV, GPU_MEMORY_ENV,
+};
 pub use identity::model_identity;
 pub use limits::MAX_SIDE;
 pub use model::{Model, Sampled};

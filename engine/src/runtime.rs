@@ -10,6 +10,7 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
+use crate::gpu_memory::{self, GpuArena};
 use crate::{cuda, runtime_info, threads};
 
 /// Where sessions run.
@@ -29,6 +30,10 @@ pub struct RuntimeOptions {
     pub gpu_index: u32,
     /// Fail instead of falling back to the CPU when [`Device::Cuda`] cannot be used (render farms).
     pub strict: bool,
+    /// Most GPU memory the CUDA provider takes, in bytes; 0: no limit (see [`crate::gpu_memory`]).
+    pub gpu_memory_limit: u64,
+    /// How the CUDA provider's memory arena grows.
+    pub gpu_arena: GpuArena,
     /// Threads of a pool of this model's own; 0 shares the process's pool (see [`crate::threads`]).
     pub intra_threads: usize,
     /// Whether the text encoder stays loaded between generations.
@@ -225,8 +230,8 @@ fn cuda_session(
     }
     let index = i32::try_from(options.gpu_index)
         .map_err(|_| format!("GPU index {} is out of range", options.gpu_index))?;
-    let provider = ep::CUDA::default()
-        .with_device_id(index)
+    let cuda = ep::CUDA::default().with_device_id(index);
+    let provider = gpu_memory::configure(cuda, options.gpu_memory_limit, options.gpu_arena)
         .build()
         .error_on_failure();
     builder(env, options)

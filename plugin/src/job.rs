@@ -161,6 +161,7 @@ pub(crate) mod tests {
             gpu: false,
             gpu_index: 0,
             strict_device: false,
+            gpu_memory_gb: 0.0,
             auto_generate: false,
             cache_folder: PathBuf::new(),
             strength: 1.0,

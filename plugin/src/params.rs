@@ -29,6 +29,8 @@ pub mod names {
     pub const DEVICE: &str = "device";
     pub const GPU_INDEX: &str = "gpuIndex";
     pub const STRICT_DEVICE: &str = "strictDevice";
+    /// Most GPU memory the model may take, in GB (2³⁰ bytes); 0 = `T2V_GPU_MEMORY_GB` or no limit.
+    pub const GPU_MEMORY: &str = "gpuMemoryLimit";
     pub const UNLOAD_MODELS: &str = "unloadModels";
     pub const AUTO_GENERATE: &str = "autoGenerate";
     pub const GENERATE: &str = "generate";
@@ -204,6 +206,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         SCHEDULER,
         DEVICE,
         GPU_INDEX,
+        GPU_MEMORY,
         STRICT_DEVICE,
         UNLOAD_MODELS,
     ];
@@ -256,6 +259,7 @@ pub fn definitions(model_labels: &[String]) -> Vec<Def> {
         def(DEVICE, "Device", "Where the model runs (GPU needs the CUDA bundle or CUDA 13; falls back to CPU unless Strict Device).", choice(&["CPU", "GPU (CUDA)"], 0)),
         // Device controls: which GPU, no silent fallback in strict mode, freeing memory on demand.
         def(GPU_INDEX, "GPU Index", "Which GPU runs the model when there are several (CUDA's numbering, 0 first).", int(0, (0, 63), (0, 7))),
+        def(GPU_MEMORY, "GPU Memory Limit (GB)", "Most GPU memory the model may take, leaving the rest to the host (GB of 2^30 bytes); 0 uses T2V_GPU_MEMORY_GB, else no limit. T2V_GPU_ARENA=exact makes the GPU memory grow only by what is asked for.", Kind::Double { default: 0.0, range: (0.0, 1024.0), display: (0.0, 80.0) }),
         def(STRICT_DEVICE, "Strict Device", "Fail the render when the GPU cannot be used instead of running on the CPU (also T2V_STRICT_DEVICE=1).", Kind::Bool(false)),
         def(UNLOAD_MODELS, "Unload Models", "Release every loaded model's memory now (renders still running keep theirs until they finish).", Kind::Button),
         def(OUTPUT_SIZE, "Generate At", "Resolution of the generated clip. A project larger than 4096 pixels a side generates the largest size of its aspect the engine takes, upscaled.", choice(&["Project Size", "Model Native", "Custom"], 1)),

@@ -124,7 +124,7 @@ fn render_frame(effect: &Effect, in_args: PropSet) -> std::result::Result<Option
     let may_generate = !interactive || settings.auto_generate || session::is_approved(&key);
     let (fetched, notes) = if may_generate {
         let runtime =
-            device::options(&settings, t2v_engine::strict_device()).map_err(Error::failed)?;
+            device::options(&settings, device::DeviceEnv::read()).map_err(Error::failed)?;
         let got = generate::get_or_generate(effect, &job, &settings.cache_folder, &runtime);
         if let Err(Failure::Error(e)) = &got {
             session::set_status(&key, format!("Failed: {}", e.message));

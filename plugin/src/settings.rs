@@ -57,6 +57,8 @@ pub struct Settings {
     pub gpu_index: u32,
     /// Fail rather than fall back to the CPU (the parameter; `T2V_STRICT_DEVICE` is read at render).
     pub strict_device: bool,
+    /// GPU Memory Limit in GB; 0: `T2V_GPU_MEMORY_GB` (read at render) or none.
+    pub gpu_memory_gb: f64,
     pub auto_generate: bool,
     /// Empty: not set.
     pub cache_folder: PathBuf,
@@ -111,6 +113,7 @@ impl Settings {
             gpu: int(DEVICE)? == 1,
             gpu_index: non_negative(int(GPU_INDEX)?),
             strict_device: int(STRICT_DEVICE)? != 0,
+            gpu_memory_gb: clamp_double(GPU_MEMORY, params.param(GPU_MEMORY)?.double_at(time)?),
             auto_generate: int(AUTO_GENERATE)? != 0,
             cache_folder: folder(CACHE_FOLDER)?,
             strength: clamp_double(STRENGTH, params.param(STRENGTH)?.double_at(time)?) as f32,

@@ -105,6 +105,43 @@ fn without_ort_dylib_path_the_bundled_onnx_runtime_renders() {
     assert!(out.path().join("frame_0000.png").is_file(), "{stdout}");
 }
 
+/// The GPU memory variables a pipeline TD sets for every render: an unreadable one fails the render with
+/// its text, and readable ones change nothing on a machine that falls back to the CPU.
+#[test]
+fn gpu_memory_variables_are_read_at_render() {
+    let render = |vars: &[(&str, &str)]| {
+        let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let result = Command::new(env!("CARGO_BIN_EXE_render"))
+            .args(["--out", &out.path().to_string_lossy()])
+            .args(["--model", &common::fixture_model().to_string_lossy()])
+            .args(["--frames", "1", "--gpu"])
+            .env("T2V_BUNDLE", common::bundle())
+            .env("T2V_CACHE_DIR", cache.path())
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&result.stdout).to_string();
+        (result.status.success(), stdout)
+    };
+    let (ok, stdout) = render(&[("T2V_GPU_ARENA", "small")]);
+    assert!(!ok);
+    assert!(
+        stdout.contains(
+            "plugin    [Error] Text to Video: T2V_GPU_ARENA=\"small\" is neither grow (doubling, ONNX \
+             Runtime's default) nor exact"
+        ),
+        "{stdout}"
+    );
+    let (ok, stdout) = render(&[("T2V_GPU_MEMORY_GB", "lots")]);
+    assert!(!ok);
+    assert!(
+        stdout.contains("T2V_GPU_MEMORY_GB=\"lots\" is not a number of GB"),
+        "{stdout}"
+    );
+    let (ok, stdout) = render(&[("T2V_GPU_MEMORY_GB", "6"), ("T2V_GPU_ARENA", "exact")]);
+    assert!(ok, "{stdout}");
+}
+
 /// Runs `render --shotlist list --cache cache` (plus `extra`); returns whether it succeeded and stdout.
 fn pregenerate(list: &Path, cache: &Path, extra: &[&str]) -> (bool, String) {
     let result = Command::new(env!("CARGO_BIN_EXE_render"))
