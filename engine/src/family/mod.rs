@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::binding::DeviceMemory;
 use crate::error::EngineError;
 use crate::package::{Defaults, Reader, Shapes};
 use crate::request::Request;
@@ -255,6 +256,14 @@ impl Placement {
             self.note = loaded.fallback;
         }
         loaded.session
+    }
+
+    /// The memory of [`Placement::device`], for outputs that only feed another run.
+    pub fn memory(&self, options: &RuntimeOptions) -> DeviceMemory {
+        DeviceMemory {
+            device: self.device(),
+            gpu_index: options.gpu_index,
+        }
     }
 
     /// CUDA when every session runs there, else the CPU.

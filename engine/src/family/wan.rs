@@ -366,6 +366,7 @@ impl Family for Wan {
         Ok(Box::new(CausalEncoder::inspect(
             dir,
             [first, step],
+            placement.memory(options),
             self.shapes.latent_channels,
             self.shapes.vae_factor as usize,
             self.norm.clone(),
@@ -390,6 +391,7 @@ impl Family for Wan {
         let vae = CausalVae::inspect(
             dir,
             [first, step],
+            placement.memory(options),
             self.shapes.latent_channels,
             self.norm.clone(),
         )?;

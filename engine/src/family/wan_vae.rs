@@ -5,14 +5,14 @@
 //! stay ONNX Runtime values from run to run (never copied out). The encoder (`vae_encoder/first.onnx`,
 //! `step.onnx`) runs the same way in the other direction: frame 0, then 4 frames per latent frame.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ort::session::{Session, SessionInputValue};
+use ort::session::Session;
 use ort::value::{DynValue, TensorElementType};
 
 use super::{planes_to_rgb, rgb_to_planes, Encoder};
+use crate::binding::{cpu_memory, DeviceMemory};
 use crate::error::EngineError;
 use crate::io::{checked_output, float_tensor, inference, Check, Float};
 use crate::model::finite;
@@ -42,6 +42,8 @@ struct CausalGraphs {
     /// Output names as the graphs spell them.
     outputs: [String; 2],
     caches: usize,
+    /// Where the caches stay between runs.
+    caches_on: DeviceMemory,
 }
 
 /// One graph input and output: name, channel count and where that count comes from, for messages.
@@ -60,6 +62,7 @@ impl CausalGraphs {
         sessions: [Session; 2],
         input: Port,
         output: Port,
+        caches_on: DeviceMemory,
     ) -> Result<Self, EngineError> {
         let layout = "[batch, channels, frames, height, width]";
         let [first, step] = sessions;
@@ -117,6 +120,7 @@ impl CausalGraphs {
             input: input.name,
             outputs,
             caches,
+            caches_on,
         })
     }
 
@@ -138,16 +142,27 @@ impl CausalGraphs {
             (self.files[1], &mut self.step)
         };
         let fail = inference(file);
+        // A binding per run: a bound output's buffer is reused by the binding's next run, and these
+        // caches are still the next run's inputs.
+        let mut binding = session.create_binding().map_err(&fail)?;
         let value = float_tensor(self.kinds[g], &shape, input).map_err(&fail)?;
-        let mut inputs: Vec<(Cow<str>, SessionInputValue)> =
-            vec![(self.input.into(), value.into())];
-        inputs.extend(
-            caches
-                .drain(..)
-                .enumerate()
-                .map(|(i, value)| (cache_in(i).into(), value.into())),
-        );
-        let mut outputs = clock.onnx(|| session.run(inputs)).map_err(&fail)?;
+        binding.bind_input(self.input, &value).map_err(&fail)?;
+        for (i, cache) in caches.drain(..).enumerate() {
+            binding.bind_input(cache_in(i), &cache).map_err(&fail)?;
+        }
+        let output = &self.outputs[g];
+        binding
+            .bind_output_to_device(output, &cpu_memory().map_err(&fail)?)
+            .map_err(&fail)?;
+        let caches_on = self.caches_on.info().map_err(&fail)?;
+        for i in 0..self.caches {
+            binding
+                .bind_output_to_device(cache_out(i), &caches_on)
+                .map_err(&fail)?;
+        }
+        let mut outputs = clock
+            .onnx(|| session.run_binding(&binding))
+            .map_err(&fail)?;
         let data = checked_output(&self.dir, &outputs, file, &self.outputs[g], &expected)?;
         finite(&data, || file.to_string())?;
         for i in 0..self.caches {
@@ -232,6 +247,7 @@ impl CausalVae {
     pub fn inspect(
         dir: &Path,
         sessions: [Session; 2],
+        caches_on: DeviceMemory,
         z: usize,
         norm: Normalisation,
     ) -> Result<Self, EngineError> {
@@ -249,6 +265,7 @@ impl CausalVae {
                 channels: 3,
                 source: "RGB",
             },
+            caches_on,
         )?;
         Ok(Self { graphs, norm })
     }
@@ -305,6 +322,7 @@ impl CausalEncoder {
     pub fn inspect(
         dir: &Path,
         sessions: [Session; 2],
+        caches_on: DeviceMemory,
         z: usize,
         factor: usize,
         norm: Normalisation,
@@ -323,6 +341,7 @@ impl CausalEncoder {
                 channels: z,
                 source: "vae_decoder/config.json z_dim",
             },
+            caches_on,
         )?;
         Ok(Self {
             graphs,
