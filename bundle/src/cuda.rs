@@ -231,27 +231,30 @@ pub fn fetch(target: &Path, flavour: Flavour) -> Result<PathBuf, String> {
     }
 }
 
-/// Copies the libraries `wheel` lists out of its file in `wheels_dir` into `dest` (flat, by file name);
-/// returns their names.
-fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Vec<String>, String> {
-    let path = wheels_dir.join(wheel.file);
+/// Copies the files of the wheel at `path` whose member path `wanted` accepts into `dest` (flat, by
+/// file name); returns their names.
+fn extract_where(
+    path: &Path,
+    dest: &Path,
+    wanted: &dyn Fn(&Path) -> bool,
+) -> Result<Vec<String>, String> {
     let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let mut archive = zip::ZipArchive::new(File::open(&path).map_err(|e| context(&e))?)
+    let mut archive = zip::ZipArchive::new(File::open(path).map_err(|e| context(&e))?)
         .map_err(|e| context(&e))?;
     let mut taken = Vec::new();
     for index in 0..archive.len() {
         let mut member = archive.by_index(index).map_err(|e| context(&e))?;
-        let Some(name) = member
-            .enclosed_name()
-            .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        let Some(inner) = member.enclosed_name() else {
+            continue;
+        };
+        let Some(name) = inner
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
         else {
             continue;
         };
-        let wanted = wheel
-            .libraries
-            .iter()
-            .any(|prefix| name.starts_with(prefix) && name.contains(".so"));
-        if !member.is_file() || !wanted {
+        if !member.is_file() || !wanted(&inner) {
             continue;
         }
         let out = dest.join(&name);
@@ -259,6 +262,20 @@ fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Ve
         std::io::copy(&mut member, &mut file).map_err(|e| context(&e))?;
         taken.push(name);
     }
+    Ok(taken)
+}
+
+/// Copies the libraries `wheel` lists out of its file in `wheels_dir` into `dest` (flat, by file name);
+/// returns their names.
+fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Vec<String>, String> {
+    let path = wheels_dir.join(wheel.file);
+    let taken = extract_where(&path, dest, &|inner| {
+        let name = inner.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        wheel
+            .libraries
+            .iter()
+            .any(|prefix| name.starts_with(prefix) && name.contains(".so"))
+    })?;
     if taken.is_empty() {
         return Err(format!(
             "{} holds none of {:?}",
@@ -267,6 +284,32 @@ fn extract_libraries(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<Ve
         ));
     }
     Ok(taken)
+}
+
+/// Copies `wheel`'s licence texts (its `*.dist-info/licenses/` files, PEP 639, or `*.dist-info/LICENSE*`)
+/// into `dest`. NVIDIA's libraries are redistributed under their licence, so a wheel without one fails
+/// the build rather than shipping them bare.
+fn extract_licences(wheels_dir: &Path, wheel: &Wheel, dest: &Path) -> Result<(), String> {
+    let path = wheels_dir.join(wheel.file);
+    fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    let taken = extract_where(&path, dest, &|inner| {
+        let parts: Vec<&str> = inner.iter().filter_map(|p| p.to_str()).collect();
+        let in_dist_info = parts.first().is_some_and(|p| p.ends_with(".dist-info"));
+        let name = parts
+            .last()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        in_dist_info
+            && ((parts.len() == 3 && parts[1] == "licenses")
+                || (parts.len() == 2 && name.starts_with("licen")))
+    })?;
+    if taken.is_empty() {
+        return Err(format!(
+            "{} carries no licence file; its libraries are not shipped without one",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// What the CUDA bundle carries besides ONNX Runtime's GPU build and the CUDA libraries.
@@ -324,8 +367,10 @@ pub fn assemble(
     if flavour == Flavour::Bundled {
         let cuda = arch.join(CUDA_DIR);
         fs::create_dir_all(&cuda).map_err(|e| format!("cannot create {}: {e}", cuda.display()))?;
+        let licences = bundle.join("Contents/Resources/Licenses/nvidia");
         for wheel in &CUDA_WHEELS {
             extract_libraries(wheels_dir, wheel, &cuda)?;
+            extract_licences(wheels_dir, wheel, &licences.join(wheel.project))?;
         }
         if let Some(missing) = REQUIRED.iter().find(|lib| !cuda.join(lib).is_file()) {
             return Err(format!(
@@ -379,6 +424,8 @@ mod tests {
                 .map(|r| lib(r))
                 .collect();
             members.push("nvidia/cu13/include/header.h".into());
+            members.push(format!("{}.dist-info/licenses/License.txt", wheel.project));
+            members.push(format!("{}.dist-info/METADATA", wheel.project));
             let members: Vec<&str> = members.iter().map(String::as_str).collect();
             fake_wheel(dir, wheel, &members);
         }
@@ -459,6 +506,36 @@ mod tests {
             "the GPU build's own notices"
         );
         assert_eq!(names(&out), ["TextToVideo.ofx.bundle"], "no staging left");
+        // NVIDIA's licence beside its libraries, one folder per wheel.
+        let nvidia = bundle.join("Contents/Resources/Licenses/nvidia");
+        let mut projects: Vec<&str> = CUDA_WHEELS.iter().map(|w| w.project).collect();
+        projects.sort();
+        assert_eq!(names(&nvidia), projects);
+        assert_eq!(
+            fs::read(nvidia.join("nvidia-cudnn-cu13/License.txt")).unwrap(),
+            b"nvidia-cudnn-cu13.dist-info/licenses/License.txt"
+        );
+        assert_eq!(names(&nvidia.join("nvidia-cudnn-cu13")), ["License.txt"]);
+    }
+
+    #[test]
+    fn a_cuda_wheel_without_a_licence_fails_the_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, wheels) = inputs(tmp.path());
+        fake_wheel(
+            &wheels,
+            &CUDA_WHEELS[0],
+            &["nvidia/cu13/lib/libcudart.so.13"],
+        );
+        let err =
+            assemble_from(Flavour::Bundled, &dir, &wheels, &tmp.path().join("out")).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{} carries no licence file; its libraries are not shipped without one",
+                wheels.join(CUDA_WHEELS[0].file).display()
+            )
+        );
     }
 
     #[test]
@@ -482,7 +559,14 @@ mod tests {
     fn a_wheel_lacking_a_library_is_named() {
         let tmp = tempfile::tempdir().unwrap();
         let (dir, wheels) = inputs(tmp.path());
-        fake_wheel(&wheels, &CUDA_WHEELS[5], &["nvidia/cu13/lib/libcudnn.so.9"]);
+        fake_wheel(
+            &wheels,
+            &CUDA_WHEELS[5],
+            &[
+                "nvidia/cu13/lib/libcudnn.so.9",
+                "nvidia_cudnn_cu13-9.28.1.4.dist-info/licenses/License.txt",
+            ],
+        );
         let err =
             assemble_from(Flavour::Bundled, &dir, &wheels, &tmp.path().join("out")).unwrap_err();
         assert_eq!(
