@@ -107,7 +107,7 @@ fn build(root: &Path, target: &Path, release: bool, faults: bool) -> Result<Path
     layout::assemble(&inputs, &target.join(out))
 }
 
-/// The CUDA flavour (Linux only): the plugin with ONNX Runtime's GPU build, under
+/// The CUDA flavours: the plugin for every CUDA platform with ONNX Runtime's GPU build, under
 /// `target/bundle-cuda[-system]/` (see `cuda.rs`).
 fn build_cuda(
     root: &Path,
@@ -115,12 +115,16 @@ fn build_cuda(
     release: bool,
     flavour: cuda::Flavour,
 ) -> Result<PathBuf, String> {
-    let plugin = compile::plugin(root, target, &platform::LINUX, release, false)?;
-    let crate_notices = crate_notices(root, &[&platform::LINUX])?;
+    let platforms = cuda::PLATFORMS.map(|c| c.platform);
+    let plugins = [
+        compile::plugin(root, target, platforms[0], release, false)?,
+        compile::plugin(root, target, platforms[1], release, false)?,
+    ];
+    let crate_notices = crate_notices(root, &platforms)?;
     let wheels = cuda::fetch(target, flavour)?;
     let model = root.join("models").join(layout::DEFAULT_MODEL);
     let shipped = cuda::Shipped {
-        plugin: &plugin,
+        plugins: [&plugins[0], &plugins[1]],
         default_model: model.is_dir().then_some(model.as_path()),
         license: &root.join("LICENSE"),
         crate_notices: &crate_notices,
