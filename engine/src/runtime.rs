@@ -10,7 +10,7 @@ use ort::session::Session;
 use parking_lot::Mutex;
 
 use crate::error::EngineError;
-use crate::{cuda, runtime_info, threads};
+use crate::{cuda, runtime_info, session_memory, threads};
 
 /// Where sessions run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -141,7 +141,7 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
 }
 
 /// The loaded environment and its library, or an error telling the caller to load ONNX Runtime first.
-fn environment() -> Result<(Environment, PathBuf), EngineError> {
+pub(crate) fn environment() -> Result<(Environment, PathBuf), EngineError> {
     RUNTIME
         .lock()
         .as_ref()
@@ -160,7 +160,7 @@ fn builder(
     env: &Environment,
     options: &RuntimeOptions,
 ) -> Result<ort::session::builder::SessionBuilder, String> {
-    let mut b = Session::builder(env).map_err(|e| e.to_string())?;
+    let mut b = session_memory::lean(Session::builder(env).map_err(|e| e.to_string())?)?;
     if options.intra_threads > 0 {
         let text = |e: ort::Error<_>| e.to_string();
         b = b.with_independent_thread_pool().map_err(text)?;
