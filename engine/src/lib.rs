@@ -21,6 +21,7 @@ mod request;
 mod runtime;
 mod runtime_info;
 pub mod scheduler;
+mod session_memory;
 mod stats;
 pub mod threads;
 mod tokenizer;

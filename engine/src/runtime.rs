@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use crate::error::EngineError;
 use crate::gpu_memory::{self, GpuArena};
-use crate::{cuda, runtime_info, threads};
+use crate::{cuda, runtime_info, session_memory, threads};
 
 /// Where sessions run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -146,7 +146,7 @@ pub fn init_onnx_runtime(library: &Path) -> Result<(), EngineError> {
 }
 
 /// The loaded environment and its library, or an error telling the caller to load ONNX Runtime first.
-fn environment() -> Result<(Environment, PathBuf), EngineError> {
+pub(crate) fn environment() -> Result<(Environment, PathBuf), EngineError> {
     RUNTIME
         .lock()
         .as_ref()
@@ -165,7 +165,7 @@ fn builder(
     env: &Environment,
     options: &RuntimeOptions,
 ) -> Result<ort::session::builder::SessionBuilder, String> {
-    let mut b = Session::builder(env).map_err(|e| e.to_string())?;
+    let mut b = session_memory::lean(Session::builder(env).map_err(|e| e.to_string())?)?;
     if options.intra_threads > 0 {
         let text = |e: ort::Error<_>| e.to_string();
         b = b.with_independent_thread_pool().map_err(text)?;
