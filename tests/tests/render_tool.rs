@@ -64,9 +64,11 @@ fn a_bad_flag_is_reported() {
     );
 }
 
-/// Runs `render` for one frame of the fixture model into a fresh folder, with `ORT_DYLIB_PATH` set to
-/// `ort_dylib_path` or unset; returns the output and the folder.
-fn render_one_frame(ort_dylib_path: Option<&str>) -> (std::process::Output, tempfile::TempDir) {
+/// Runs `render` for one frame of the fixture model into a fresh folder, with the command's flags and
+/// environment completed by `configure`; returns the output and the folder.
+fn render_one_frame(
+    configure: impl FnOnce(&mut Command),
+) -> (std::process::Output, tempfile::TempDir) {
     let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut command = Command::new(env!("CARGO_BIN_EXE_render"));
     command
@@ -75,16 +77,15 @@ fn render_one_frame(ort_dylib_path: Option<&str>) -> (std::process::Output, temp
         .args(["--frames", "1"])
         .env("T2V_BUNDLE", common::bundle())
         .env("T2V_CACHE_DIR", cache.path());
-    match ort_dylib_path {
-        Some(path) => command.env("ORT_DYLIB_PATH", path),
-        None => command.env_remove("ORT_DYLIB_PATH"),
-    };
+    configure(&mut command);
     (command.output().unwrap(), out)
 }
 
 #[test]
 fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
-    let (result, _out) = render_one_frame(Some("/nonexistent/libonnxruntime.so"));
+    let (result, _out) = render_one_frame(|c| {
+        c.env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so");
+    });
     assert!(!result.status.success());
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
@@ -99,7 +100,9 @@ fn ort_dylib_path_beats_the_bundled_onnx_runtime() {
 /// As a host runs it, with no `ORT_DYLIB_PATH`: the plugin loads the ONNX Runtime inside its bundle.
 #[test]
 fn without_ort_dylib_path_the_bundled_onnx_runtime_renders() {
-    let (result, out) = render_one_frame(None);
+    let (result, out) = render_one_frame(|c| {
+        c.env_remove("ORT_DYLIB_PATH");
+    });
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(result.status.success(), "{stdout}");
     assert!(out.path().join("frame_0000.png").is_file(), "{stdout}");
@@ -110,16 +113,9 @@ fn without_ort_dylib_path_the_bundled_onnx_runtime_renders() {
 #[test]
 fn gpu_memory_variables_are_read_at_render() {
     let render = |vars: &[(&str, &str)]| {
-        let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let result = Command::new(env!("CARGO_BIN_EXE_render"))
-            .args(["--out", &out.path().to_string_lossy()])
-            .args(["--model", &common::fixture_model().to_string_lossy()])
-            .args(["--frames", "1", "--gpu"])
-            .env("T2V_BUNDLE", common::bundle())
-            .env("T2V_CACHE_DIR", cache.path())
-            .envs(vars.iter().copied())
-            .output()
-            .unwrap();
+        let (result, _out) = render_one_frame(|c| {
+            c.arg("--gpu").envs(vars.iter().copied());
+        });
         let stdout = String::from_utf8_lossy(&result.stdout).to_string();
         (result.status.success(), stdout)
     };
